@@ -1,0 +1,155 @@
+//! The command line: one binary, `oilmat-erp`, with a subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Gets every litre OilMat dispenses onto the workshop ERP's invoice, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "oilmat-erp", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// One workshop integration alone (as `python3 app.py 5000 hosses admanager` was).
+    Workshop(WorkshopArgs),
+    /// The sandbox ERP of one type, for tests, the demo and trying an integration.
+    Sandbox(SandboxArgs),
+    /// Everything on embedded defaults: a sandbox ERP, the browser driver, a
+    /// workshop and a few sample orders; prints where to look.
+    Demo(DemoArgs),
+    /// Prints a workshop's event log, oldest first.
+    Events(EventsArgs),
+    /// Rebuilds the order-status and queue views from the log alone and prints them.
+    Replay(ReplayArgs),
+}
+
+/// Where workshop data lives.
+#[derive(Debug, Args, Clone)]
+pub struct DataDir {
+    /// The data dir; each workshop keeps everything under DIR/WORKSHOP/.
+    #[arg(long, default_value = "workshop_logs")]
+    pub data_dir: PathBuf,
+}
+
+/// `oilmat-erp workshop`.
+#[derive(Debug, Args)]
+pub struct WorkshopArgs {
+    /// The port of the workshop's HTTP API (0 picks a free one and prints it).
+    pub port: u16,
+    /// The workshop's name (its folder under the data dir).
+    pub workshop: String,
+    /// The ERP type: au2office or admanager.
+    pub erp_type: String,
+    /// The ERP's base URL, e.g. https://erp.example (or OILMAT_ERP_URL).
+    #[arg(long, env = "OILMAT_ERP_URL")]
+    pub erp_url: Option<String>,
+    /// "spawn" (start and supervise chromedriver here) or a WebDriver URL (e.g. a Selenium Grid).
+    #[arg(long, default_value = "spawn", env = "OILMAT_WEBDRIVER")]
+    pub webdriver: String,
+    /// The address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: String,
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// How the worker retries and waits.
+#[derive(Debug, Args, Clone)]
+pub struct Tuning {
+    /// Attempts per order before it fails for good.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Delay before the first retry, in ms; doubles each time.
+    #[arg(long, default_value_t = 1000)]
+    pub initial_backoff_ms: u64,
+    /// The longest delay between attempts, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    pub max_backoff_ms: u64,
+    /// The longest one browser step may take, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub step_timeout_secs: u64,
+    /// The longest a whole attempt may take, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub attempt_timeout_secs: u64,
+    /// Close the browser after this many idle seconds.
+    #[arg(long, default_value_t = 300)]
+    pub idle_close_secs: u64,
+}
+
+/// `oilmat-erp sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The ERP type to serve: au2office or admanager.
+    pub erp_type: String,
+    /// The port (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// A JSON seed file: {"users":[...],"cases":[...],"items":[...]}.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Sessions expire after this many idle seconds.
+    #[arg(long, default_value_t = 900)]
+    pub session_idle_secs: u64,
+}
+
+/// `oilmat-erp demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub data: DemoDataDir,
+    /// Keep running after the sample orders are done (Ctrl-C stops).
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+/// The demo's data dir.
+#[derive(Debug, Args, Clone)]
+pub struct DemoDataDir {
+    /// Where the demo keeps its workshops' logs.
+    #[arg(long, default_value = "workshop_logs/demo")]
+    pub data_dir: PathBuf,
+}
+
+/// `oilmat-erp events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The workshop.
+    pub workshop: String,
+    /// Only this order's events.
+    #[arg(long)]
+    pub unique_id: Option<String>,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only orders whose current status is this (received, processing, completed, bad request, failed).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing new events as they are appended.
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+/// `oilmat-erp replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The workshop.
+    pub workshop: String,
+    /// One order's whole timeline.
+    #[arg(long)]
+    pub unique_id: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
+}

@@ -1,0 +1,152 @@
+//! The admanager driver: its older server-rendered UI as described in
+//! shared/erp-ui.md (login page, work order page, the order lines inside
+//! `iframe#linesFrame`, a native alert for unknown items).
+
+use thirtyfour::prelude::*;
+
+use super::driver::{
+    click, css, fill, holds, text_of, url_component, Booked, Cond, ErpUi, Error, Flow, Job,
+    LoginProbe, Result,
+};
+
+/// How admanager's login page is recognised (also inside the lines frame).
+const LOGIN: LoginProbe = LoginProbe {
+    path: "/Account/Login",
+    marker: "input#btnLogin",
+};
+
+const LINE_NOTES: &str = "table#gridLines tr.line td.note";
+/// A refusal shown on the page or in the frame after a post.
+const VALIDATION_ERROR: &str = "span.field-validation-error";
+
+/// The admanager UI.
+pub(crate) struct Admanager;
+
+impl ErpUi for Admanager {
+    async fn book_once(&self, job: &Job<'_>) -> Result<Flow> {
+        dismiss_stray_alert(job.driver).await;
+        let path = format!("/WorkOrder/Edit?id={}", url_component(&job.order.case_id));
+        job.goto(&path, "open case").await?;
+        if !open_case(job).await? {
+            return Ok(Flow::LoginPage);
+        }
+        let Some(locked) = open_lines_frame(job).await? else {
+            return Ok(Flow::LoginPage);
+        };
+        let own_line = Cond::TextIs(css(LINE_NOTES), job.reference.clone());
+        if holds(job.driver, &own_line).await? {
+            tracing::info!("reference already on the case");
+            return Ok(Flow::Done(Booked::AlreadyPresent));
+        }
+        if locked {
+            let text = text_of(job.driver, css("div#locked"), "locked").await;
+            return Err(Error::Final(format!("closed case: {text}")));
+        }
+        add_line(job).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn log_in(&self, job: &Job<'_>) -> Result<()> {
+        let driver = job.driver;
+        dismiss_stray_alert(driver).await;
+        job.goto("/Account/Login", "login").await?;
+        let form = [
+            Cond::Shown(css("input#UserName")),
+            Cond::Present(css("div#menu")),
+        ];
+        if job.wait(&form, None, "login").await? == Some(1) {
+            return Ok(());
+        }
+        fill(driver, css("input#UserName"), &job.creds.username).await?;
+        fill(driver, css("input#Password"), &job.creds.password).await?;
+        click(driver, css("input#btnLogin")).await?;
+        let outcome = [
+            Cond::Present(css("div#menu")),
+            Cond::HasText(css("span.validation-summary-errors")),
+        ];
+        match job.wait(&outcome, None, "login").await? {
+            Some(0) => Ok(()),
+            _ => Err(Error::Final("login failed".into())),
+        }
+    }
+}
+
+/// An alert left open by an earlier call would block every command.
+async fn dismiss_stray_alert(driver: &WebDriver) {
+    if driver.accept_alert().await.is_ok() {
+        tracing::warn!("accepted a stray alert");
+    }
+}
+
+/// Waits for the work order page: `true` once its lines frame is there,
+/// `false` on the login page; an unknown case is final.
+async fn open_case(job: &Job<'_>) -> Result<bool> {
+    let page = [
+        Cond::Present(css("iframe#linesFrame")),
+        Cond::HasText(css(VALIDATION_ERROR)),
+    ];
+    match job.wait(&page, Some(&LOGIN), "open case").await? {
+        None => Ok(false),
+        Some(0) => Ok(true),
+        Some(_) => {
+            let text = text_of(job.driver, css(VALIDATION_ERROR), "Arbejdskort findes ikke").await;
+            Err(Error::Final(format!("unknown case: {text}")))
+        }
+    }
+}
+
+/// Enters the lines frame and waits for its content: `Some(locked)`, or
+/// `None` when the frame shows the login page.
+async fn open_lines_frame(job: &Job<'_>) -> Result<Option<bool>> {
+    job.driver
+        .find(css("iframe#linesFrame"))
+        .await?
+        .enter_frame()
+        .await?;
+    let content = [
+        Cond::Present(css("input#btnTilfoej")),
+        Cond::Present(css("div#locked")),
+    ];
+    let seen = job.wait(&content, Some(&LOGIN), "open lines").await?;
+    Ok(seen.map(|i| i == 1))
+}
+
+/// Adds the line inside the frame and waits until the reloaded frame shows it.
+async fn add_line(job: &Job<'_>) -> Result<Flow> {
+    let driver = job.driver;
+    if !look_up_item(job).await? {
+        return Ok(Flow::LoginPage);
+    }
+    fill(driver, css("input#txtAntal"), &job.amount).await?;
+    fill(driver, css("input#txtNote"), &job.reference).await?;
+    click(driver, css("input#btnTilfoej")).await?;
+    let saved = [
+        Cond::TextIs(css(LINE_NOTES), job.reference.clone()),
+        Cond::HasText(css(VALIDATION_ERROR)),
+    ];
+    match job.wait(&saved, Some(&LOGIN), "confirm save").await? {
+        None => Ok(Flow::LoginPage),
+        Some(0) => Ok(Flow::Done(Booked::Added)),
+        Some(_) => {
+            let text = text_of(job.driver, css(VALIDATION_ERROR), "unexplained error").await;
+            Err(Error::Retryable(format!("erp server error: {text}")))
+        }
+    }
+}
+
+/// Types the item number and waits for the lookup: `true` = item known,
+/// `false` = login page; an unknown item (native alert) is final.
+async fn look_up_item(job: &Job<'_>) -> Result<bool> {
+    let typed = job.order.item_no.clone() + Key::Tab;
+    fill(job.driver, css("input#txtVareNr"), typed).await?;
+    let lookup = [Cond::Alert, Cond::HasText(css("span#lblVareNavn"))];
+    match job.wait(&lookup, Some(&LOGIN), "item lookup").await? {
+        None => Ok(false),
+        Some(1) => Ok(true),
+        Some(_) => {
+            let text = job.driver.get_alert_text().await?;
+            job.driver.accept_alert().await?;
+            Err(Error::Final(format!("unknown item: {}", text.trim())))
+        }
+    }
+}

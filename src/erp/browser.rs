@@ -1,0 +1,602 @@
+//! The browser layer: the WebDriver endpoint (a chromedriver the service
+//! starts and supervises itself, or any WebDriver URL such as a Selenium
+//! Grid), one reusable headless Chromium session per workshop, and evidence
+//! (screenshot and page source) of a failed attempt.
+
+use std::fmt;
+use std::future::Future;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use thirtyfour::prelude::*;
+
+use super::driver::{describe, Error, Result};
+
+/// How long a spawned chromedriver may take to answer `GET /status` ready.
+const CHROMEDRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often readiness is polled.
+const READY_POLL: Duration = Duration::from_millis(50);
+/// How long closing a session may take before it is abandoned.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long each piece of evidence may take.
+const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Added to the longest browser-side timeout to get the HTTP request timeout.
+const REQUEST_MARGIN: Duration = Duration::from_secs(10);
+
+/// Chromium flags for a headless browser run as a service (see
+/// shared/stack-notes.md).
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,900",
+];
+
+/// Where WebDriver commands go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WebDriverEndpoint {
+    /// A chromedriver the service starts and supervises itself (`"spawn"`).
+    #[default]
+    Spawn,
+    /// Any WebDriver server, e.g. a Selenium Grid (`"http://host:4444"`).
+    Url(String),
+}
+
+impl FromStr for WebDriverEndpoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("spawn") {
+            Ok(WebDriverEndpoint::Spawn)
+        } else if s.starts_with("http://") || s.starts_with("https://") {
+            Ok(WebDriverEndpoint::Url(s.trim_end_matches('/').to_string()))
+        } else {
+            Err(format!(
+                "webdriver endpoint {s:?}: expected \"spawn\" or an http(s) URL"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for WebDriverEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebDriverEndpoint::Spawn => f.write_str("spawn"),
+            WebDriverEndpoint::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// A chromedriver process in its own process group; dropping or killing it
+/// kills the whole group, so no Chromium child outlives it.
+#[derive(Debug)]
+pub struct ChromeDriver {
+    child: Child,
+    url: String,
+    reaped: bool,
+    group_killed: bool,
+}
+
+impl ChromeDriver {
+    /// The chromedriver binary: `$OILMAT_CHROMEDRIVER`, else
+    /// `./chromedriver/chromedriver`, else `chromedriver` on `PATH`, else
+    /// `/usr/bin/chromedriver`.
+    pub fn locate() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("OILMAT_CHROMEDRIVER") {
+            return Some(PathBuf::from(path));
+        }
+        let local = PathBuf::from("./chromedriver/chromedriver");
+        if local.is_file() {
+            return Some(local);
+        }
+        let on_path = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("chromedriver"))
+                .find(|candidate| candidate.is_file())
+        });
+        let fallback = PathBuf::from("/usr/bin/chromedriver");
+        on_path.or_else(|| fallback.is_file().then_some(fallback))
+    }
+
+    /// Starts chromedriver on a free loopback port, its output going to
+    /// `log` (appended) or nowhere, and waits until it reports ready.
+    pub async fn start(log: Option<&Path>) -> Result<Self> {
+        let binary = Self::locate()
+            .ok_or_else(|| Error::webdriver("chromedriver not found (set OILMAT_CHROMEDRIVER)"))?;
+        let port = free_port()?;
+        let (stdout, stderr) = output_to(log)?;
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::webdriver(format!("cannot start {}: {e}", binary.display())))?;
+        let mut chromedriver = ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            reaped: false,
+            group_killed: false,
+        };
+        chromedriver.wait_ready(CHROMEDRIVER_READY_TIMEOUT).await?;
+        tracing::info!(pid = chromedriver.pid(), url = %chromedriver.url, "chromedriver started");
+        Ok(chromedriver)
+    }
+
+    /// Polls `GET /status` until chromedriver says it is ready.
+    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| Error::webdriver(format!("http client: {e}")))?;
+        let status_url = format!("{}/status", self.url);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.is_alive() {
+                return Err(Error::webdriver("chromedriver exited while starting"));
+            }
+            if is_ready(&client, &status_url).await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(Error::webdriver("chromedriver not ready in time"));
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+    }
+
+    /// The WebDriver URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the chromedriver process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        if self.reaped {
+            return false;
+        }
+        match self.child.try_wait() {
+            Ok(None) => true,
+            Ok(Some(_)) | Err(_) => {
+                self.reaped = true;
+                false
+            }
+        }
+    }
+
+    /// Kills the whole process group (chromedriver and every Chromium it
+    /// started) and reaps chromedriver.
+    pub fn kill(&mut self) {
+        if !self.group_killed {
+            self.group_killed = true;
+            if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+                // SAFETY: kill(2) with a negative pid only signals that process
+                // group; it touches no memory of ours.
+                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            }
+        }
+        if !self.reaped {
+            self.reaped = true;
+            if let Err(e) = self.child.wait() {
+                tracing::warn!(error = %e, "cannot reap chromedriver");
+            }
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free loopback port, found by binding port 0 and letting it go.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| Error::webdriver(format!("no free port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| Error::webdriver(format!("no free port: {e}")))
+}
+
+/// Where chromedriver's stdout and stderr go: the log file or nowhere.
+fn output_to(log: Option<&Path>) -> Result<(Stdio, Stdio)> {
+    let Some(path) = log else {
+        return Ok((Stdio::null(), Stdio::null()));
+    };
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::webdriver(format!("chromedriver log {}: {e}", path.display())))
+    };
+    Ok((Stdio::from(open()?), Stdio::from(open()?)))
+}
+
+async fn is_ready(client: &reqwest::Client, status_url: &str) -> bool {
+    let Ok(response) = client.get(status_url).send().await else {
+        return false;
+    };
+    match response.json::<serde_json::Value>().await {
+        Ok(body) => body["value"]["ready"] == serde_json::Value::Bool(true),
+        Err(_) => false,
+    }
+}
+
+/// How to get a browser.
+#[derive(Debug, Clone)]
+pub struct BrowserConfig {
+    /// Where WebDriver commands go.
+    pub endpoint: WebDriverEndpoint,
+    /// Deadline of each driver step; default 20 s.
+    pub step_timeout: Duration,
+    /// Deadline of a page load; default 30 s.
+    pub page_load_timeout: Duration,
+    /// The Chromium binary; default `$OILMAT_CHROMIUM`, else
+    /// `/usr/bin/chromium` if it exists (only for a spawned chromedriver:
+    /// a remote endpoint knows its own browsers).
+    pub chromium_binary: Option<PathBuf>,
+    /// Where a spawned chromedriver's output is appended; default nowhere.
+    pub chromedriver_log: Option<PathBuf>,
+}
+
+impl BrowserConfig {
+    /// The defaults for `endpoint`.
+    pub fn new(endpoint: WebDriverEndpoint) -> Self {
+        let chromium_binary = match endpoint {
+            WebDriverEndpoint::Spawn => default_chromium(),
+            WebDriverEndpoint::Url(_) => None,
+        };
+        BrowserConfig {
+            endpoint,
+            step_timeout: Duration::from_secs(20),
+            page_load_timeout: Duration::from_secs(30),
+            chromium_binary,
+            chromedriver_log: None,
+        }
+    }
+
+    /// The HTTP timeout of one WebDriver command: long enough for the
+    /// slowest browser-side timeout, short enough that a hung browser fails.
+    pub fn request_timeout(&self) -> Duration {
+        self.step_timeout.max(self.page_load_timeout) + REQUEST_MARGIN
+    }
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        BrowserConfig::new(WebDriverEndpoint::Spawn)
+    }
+}
+
+/// `$OILMAT_CHROMIUM`, else `/usr/bin/chromium` if it exists.
+pub fn default_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("OILMAT_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let debian = PathBuf::from("/usr/bin/chromium");
+    debian.is_file().then_some(debian)
+}
+
+/// One WebDriver session, started lazily and reused across orders;
+/// restarted after [`BrowserSession::reset`] or when chromedriver died.
+#[derive(Debug)]
+pub struct BrowserSession {
+    config: BrowserConfig,
+    chromedriver: Option<ChromeDriver>,
+    webdriver: Option<WebDriver>,
+    profile_dir: Option<PathBuf>,
+    restarts: u64,
+}
+
+impl BrowserSession {
+    /// A session that starts its browser on first use.
+    pub fn new(config: BrowserConfig) -> Self {
+        BrowserSession {
+            config,
+            chromedriver: None,
+            webdriver: None,
+            profile_dir: None,
+            restarts: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BrowserConfig {
+        &self.config
+    }
+
+    /// The live WebDriver session, started (with chromedriver if spawned)
+    /// when there is none or the spawned chromedriver has died.
+    pub async fn driver(&mut self) -> Result<&WebDriver> {
+        if self.webdriver.is_some() && !self.chromedriver_alive() {
+            tracing::warn!("chromedriver died; restarting the browser");
+            self.reset().await;
+        }
+        if self.webdriver.is_none() {
+            self.start().await?;
+        }
+        self.webdriver
+            .as_ref()
+            .ok_or_else(|| Error::webdriver("no browser session"))
+    }
+
+    /// Whether a session is open now.
+    pub fn is_open(&self) -> bool {
+        self.webdriver.is_some()
+    }
+
+    /// How many times the session was reset (restarted after breaking).
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The spawned chromedriver's pid, if one runs.
+    pub fn chromedriver_pid(&self) -> Option<u32> {
+        self.chromedriver.as_ref().map(ChromeDriver::pid)
+    }
+
+    /// The browser profile directory of the current session, if local.
+    pub fn profile_dir(&self) -> Option<&Path> {
+        self.profile_dir.as_deref()
+    }
+
+    /// Quits the session (within a deadline), kills a spawned chromedriver
+    /// with its browsers, and deletes the profile directory.
+    pub async fn close(&mut self) {
+        if let Some(webdriver) = self.webdriver.take() {
+            quit(webdriver).await;
+        }
+        if let Some(mut chromedriver) = self.chromedriver.take() {
+            chromedriver.kill();
+        }
+        self.remove_profile();
+    }
+
+    /// Closes a broken session so that the next [`Self::driver`] starts a
+    /// fresh one.
+    pub async fn reset(&mut self) {
+        self.restarts += 1;
+        tracing::info!(restarts = self.restarts, "resetting the browser session");
+        self.close().await;
+    }
+
+    fn chromedriver_alive(&mut self) -> bool {
+        match (&self.config.endpoint, self.chromedriver.as_mut()) {
+            (WebDriverEndpoint::Url(_), _) => true,
+            (WebDriverEndpoint::Spawn, Some(chromedriver)) => chromedriver.is_alive(),
+            (WebDriverEndpoint::Spawn, None) => false,
+        }
+    }
+
+    /// Starts chromedriver if needed and opens a new session.
+    async fn start(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let url = self.endpoint_url().await?;
+        if self.config.endpoint == WebDriverEndpoint::Spawn {
+            self.profile_dir = Some(make_profile_dir()?);
+        }
+        match connect(&self.config, &url, self.profile_dir.as_deref()).await {
+            Ok(webdriver) => {
+                self.webdriver = Some(webdriver);
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::info!(ms, endpoint = %self.config.endpoint, "browser session started");
+                Ok(())
+            }
+            Err(e) => {
+                self.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The WebDriver URL, spawning chromedriver when that is the endpoint.
+    async fn endpoint_url(&mut self) -> Result<String> {
+        if let WebDriverEndpoint::Url(url) = &self.config.endpoint {
+            return Ok(url.clone());
+        }
+        if !self.chromedriver_alive() {
+            self.chromedriver = None;
+            let log = self.config.chromedriver_log.as_deref();
+            self.chromedriver = Some(ChromeDriver::start(log).await?);
+        }
+        self.chromedriver
+            .as_ref()
+            .map(|c| c.url().to_string())
+            .ok_or_else(|| Error::webdriver("chromedriver not running"))
+    }
+
+    fn remove_profile(&mut self) {
+        if let Some(dir) = self.profile_dir.take() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove browser profile");
+            }
+        }
+    }
+}
+
+impl Drop for BrowserSession {
+    fn drop(&mut self) {
+        if let Some(webdriver) = self.webdriver.take() {
+            tracing::warn!("browser session dropped without close()");
+            // Never the blocking teardown in Drop; a spawned chromedriver's
+            // group is killed right below.
+            let _ = webdriver.leak();
+        }
+        self.chromedriver.take();
+        self.remove_profile();
+    }
+}
+
+/// A fresh, empty Chromium profile directory under the temp dir.
+fn make_profile_dir() -> Result<PathBuf> {
+    let name = format!(
+        "oilmat-chromium-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    let dir = std::env::temp_dir().join(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::webdriver(format!("profile dir {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// The capabilities of a headless Chromium session.
+fn capabilities(config: &BrowserConfig, profile: Option<&Path>) -> WebDriverResult<Capabilities> {
+    let mut caps = DesiredCapabilities::chrome();
+    for arg in CHROMIUM_ARGS {
+        caps.add_arg(arg)?;
+    }
+    if let Some(dir) = profile {
+        caps.add_arg(&format!("--user-data-dir={}", dir.display()))?;
+    }
+    if let Some(binary) = &config.chromium_binary {
+        caps.set_binary(&binary.to_string_lossy())?;
+    }
+    // Leave native alerts open for the driver to read (admanager).
+    caps.set("unhandledPromptBehavior", "ignore")?;
+    Ok(caps.into())
+}
+
+/// Opens a session at `url` with the configured timeouts.
+async fn connect(config: &BrowserConfig, url: &str, profile: Option<&Path>) -> Result<WebDriver> {
+    let caps = capabilities(config, profile).map_err(|e| Error::webdriver(describe(&e)))?;
+    let webdriver = WebDriver::builder(url, caps)
+        .request_timeout(config.request_timeout())
+        .await?;
+    let timeouts = TimeoutConfiguration::new(
+        Some(config.step_timeout),
+        Some(config.page_load_timeout),
+        Some(Duration::ZERO),
+    );
+    if let Err(e) = webdriver.update_timeouts(timeouts).await {
+        quit(webdriver).await;
+        return Err(e.into());
+    }
+    Ok(webdriver)
+}
+
+/// Quits a session within [`QUIT_TIMEOUT`], never blocking in `Drop`.
+async fn quit(webdriver: WebDriver) {
+    match tokio::time::timeout(QUIT_TIMEOUT, webdriver.clone().quit()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %describe(&e), "browser quit failed"),
+        Err(_) => tracing::warn!("browser quit timed out"),
+    }
+    // Already quit: no-op. Otherwise: skip the synchronous teardown in Drop.
+    let _ = webdriver.leak();
+}
+
+/// Screenshot and page source saved for support.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// `{stem}.png`, if it could be saved.
+    pub screenshot: Option<PathBuf>,
+    /// `{stem}.html`, if it could be saved.
+    pub page_source: Option<PathBuf>,
+}
+
+/// Saves `{stem}.png` and `{stem}.html` of the current page into `dir`
+/// (created if needed), each within a deadline. Never fails: what could not
+/// be saved is `None` and logged.
+pub async fn capture_evidence(driver: &WebDriver, dir: &Path, stem: &str) -> Evidence {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create evidence dir");
+        return Evidence::default();
+    }
+    let stem = safe_stem(stem);
+    let png = dir.join(format!("{stem}.png"));
+    let html = dir.join(format!("{stem}.html"));
+    Evidence {
+        screenshot: save(png, driver.screenshot_as_png()).await,
+        page_source: save(html, async {
+            driver.source().await.map(String::into_bytes)
+        })
+        .await,
+    }
+}
+
+/// `stem` with anything but `[A-Za-z0-9._-]` replaced, so it stays one file.
+fn safe_stem(stem: &str) -> String {
+    let safe: String = stem
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    safe.trim_start_matches('.').to_string()
+}
+
+/// Fetches bytes within [`EVIDENCE_TIMEOUT`] and writes them to `path`.
+async fn save<F>(path: PathBuf, fetch: F) -> Option<PathBuf>
+where
+    F: Future<Output = WebDriverResult<Vec<u8>>>,
+{
+    let bytes = match tokio::time::timeout(EVIDENCE_TIMEOUT, fetch).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            tracing::warn!(file = %path.display(), error = %describe(&e), "evidence not captured");
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!(file = %path.display(), "evidence capture timed out");
+            return None;
+        }
+    };
+    match std::fs::write(&path, bytes) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "evidence not written");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!("spawn".parse(), Ok(WebDriverEndpoint::Spawn));
+        assert_eq!(
+            "http://grid:4444/".parse(),
+            Ok(WebDriverEndpoint::Url("http://grid:4444".into()))
+        );
+        assert!("grid:4444".parse::<WebDriverEndpoint>().is_err());
+    }
+
+    #[test]
+    fn request_timeout_covers_the_slowest_step() {
+        let config = BrowserConfig::new(WebDriverEndpoint::Url("http://x".into()));
+        assert_eq!(config.request_timeout(), Duration::from_secs(40));
+        assert_eq!(config.chromium_binary, None);
+    }
+
+    #[test]
+    fn evidence_stems_stay_one_file() {
+        assert_eq!(safe_stem("ws1/../u-1 a"), "ws1_.._u-1_a");
+        assert_eq!(safe_stem("..x"), "x");
+    }
+}

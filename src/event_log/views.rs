@@ -1,0 +1,331 @@
+//! Views folded from the events: every order's status, the task and error
+//! queues, the operator's worker choice and the counters the metrics show.
+//! `apply` does no I/O and no deciding: the same events give the same views,
+//! whether kept incrementally or rebuilt from the log.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::events::{Event, EventKind, OrderData, QueueKind};
+
+/// The statuses `/check_order_status` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Status {
+    /// Durable, waiting for the worker.
+    #[serde(rename = "received")]
+    Received,
+    /// An attempt runs, or a retry is scheduled.
+    #[serde(rename = "processing")]
+    Processing,
+    /// The line is on the case.
+    #[serde(rename = "completed")]
+    Completed,
+    /// The order was refused at intake.
+    #[serde(rename = "bad request")]
+    BadRequest,
+    /// It failed for good (or was cleared).
+    #[serde(rename = "failed")]
+    Failed,
+}
+
+impl Status {
+    /// The name on the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Processing => "processing",
+            Status::Completed => "completed",
+            Status::BadRequest => "bad request",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One order as the views know it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    /// OilMat's id.
+    pub unique_id: String,
+    /// Current status.
+    pub status: Status,
+    /// Why it is failed / bad request, or the last error while retrying.
+    pub reason: Option<String>,
+    /// The order itself (absent for one that only ever was a bad request).
+    pub order: Option<OrderData>,
+    /// Where its encrypted credentials are, if it carried any.
+    pub credentials_ref: Option<String>,
+    /// The number of the latest attempt (never reset).
+    pub attempt: u32,
+    /// Attempts since it was last received or requeued.
+    pub attempts_in_round: u32,
+    /// When the next attempt may start (ms since epoch), while retrying.
+    pub retry_at_ms: Option<u64>,
+    /// When it was (last) received.
+    pub received_ms: u64,
+    /// Trace id of the request that created it.
+    pub trace_id: Option<String>,
+}
+
+impl OrderView {
+    fn new(unique_id: &str) -> OrderView {
+        OrderView {
+            unique_id: unique_id.to_string(),
+            status: Status::BadRequest,
+            reason: None,
+            order: None,
+            credentials_ref: None,
+            attempt: 0,
+            attempts_in_round: 0,
+            retry_at_ms: None,
+            received_ms: 0,
+            trace_id: None,
+        }
+    }
+
+    /// Folds one event about this order into it.
+    pub fn apply(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::Received {
+                order,
+                credentials_ref,
+            } => {
+                self.status = Status::Received;
+                self.reason = None;
+                self.order = Some(order.clone());
+                self.credentials_ref = credentials_ref.clone();
+                self.attempts_in_round = 0;
+                self.retry_at_ms = None;
+                self.received_ms = event.ts_ms;
+                self.trace_id = event.trace_id.clone();
+            }
+            EventKind::BadRequest { reason } => {
+                self.status = Status::BadRequest;
+                self.reason = Some(reason.clone());
+            }
+            EventKind::Processing { attempt } => {
+                self.status = Status::Processing;
+                self.attempt = *attempt;
+                self.attempts_in_round += 1;
+                self.retry_at_ms = None;
+            }
+            EventKind::Completed { .. } => {
+                self.status = Status::Completed;
+                self.reason = None;
+                self.retry_at_ms = None;
+            }
+            EventKind::Failed {
+                reason, is_final, ..
+            } => {
+                self.status = if *is_final {
+                    Status::Failed
+                } else {
+                    Status::Processing
+                };
+                self.reason = Some(reason.clone());
+            }
+            EventKind::RetryScheduled { at_ms, .. } => self.retry_at_ms = Some(*at_ms),
+            EventKind::Cleared { .. } => {
+                self.status = Status::Failed;
+                self.reason = Some("cleared".to_string());
+                self.retry_at_ms = None;
+            }
+            EventKind::Requeued => {
+                self.status = Status::Received;
+                self.reason = None;
+                self.attempts_in_round = 0;
+                self.retry_at_ms = None;
+            }
+            EventKind::WorkerStarted { .. } | EventKind::WorkerStopped { .. } => {}
+        }
+    }
+
+    /// True while the order is on the task queue (waiting or in progress).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status, Status::Received | Status::Processing)
+    }
+}
+
+/// Counters derived from the log, so they survive restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// `received` events (requeues not counted).
+    pub received: u64,
+    /// `bad request` events.
+    pub bad_requests: u64,
+    /// Attempts started.
+    pub attempts: u64,
+    /// Attempts after the first of a round.
+    pub retries: u64,
+    /// Orders completed.
+    pub completed: u64,
+    /// Completed orders whose line was already on the case.
+    pub completed_already_present: u64,
+    /// Orders failed for good.
+    pub failed: u64,
+    /// Orders cleared by an operator.
+    pub cleared: u64,
+    /// Orders requeued.
+    pub requeued: u64,
+}
+
+/// Everything folded from one workshop's log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Views {
+    /// Every order by unique id.
+    pub orders: HashMap<String, OrderView>,
+    /// Orders waiting or in progress, by the seq that (re)queued them.
+    pub task_queue: BTreeMap<u64, String>,
+    /// Orders whose last attempt failed for good, by the seq of that failure.
+    pub error_queue: BTreeMap<u64, String>,
+    queue_keys: HashMap<String, (QueueKind, u64)>,
+    /// False once an operator stopped the worker, until one starts it.
+    pub worker_wanted: bool,
+    /// Counters for the metrics.
+    pub counters: Counters,
+    /// Sequence number of the last event folded in.
+    pub last_seq: u64,
+    /// When the last order completed (ms since epoch).
+    pub last_completed_ms: Option<u64>,
+    /// The last final failure: reason and when.
+    pub last_error: Option<(String, u64)>,
+}
+
+impl Views {
+    /// Empty views, as for an empty log.
+    pub fn new() -> Views {
+        Views {
+            worker_wanted: true,
+            ..Views::default()
+        }
+    }
+
+    /// Folds a whole log.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Views {
+        let mut views = Views::new();
+        for event in events {
+            views.apply(event);
+        }
+        views
+    }
+
+    /// The order with that id, if any.
+    pub fn order(&self, unique_id: &str) -> Option<&OrderView> {
+        self.orders.get(unique_id)
+    }
+
+    /// The ids on a queue, oldest first.
+    pub fn queue(&self, kind: QueueKind) -> impl Iterator<Item = &OrderView> {
+        let queue = match kind {
+            QueueKind::Task => &self.task_queue,
+            QueueKind::Error => &self.error_queue,
+        };
+        queue.values().filter_map(|id| self.orders.get(id))
+    }
+
+    /// How many orders a queue holds.
+    pub fn queue_len(&self, kind: QueueKind) -> usize {
+        match kind {
+            QueueKind::Task => self.task_queue.len(),
+            QueueKind::Error => self.error_queue.len(),
+        }
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, event: &Event) {
+        self.last_seq = self.last_seq.max(event.seq);
+        self.count(event);
+        match &event.kind {
+            EventKind::WorkerStarted { by_operator } => {
+                if *by_operator {
+                    self.worker_wanted = true;
+                }
+                return;
+            }
+            EventKind::WorkerStopped { by_operator } => {
+                if *by_operator {
+                    self.worker_wanted = false;
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(id) = event.unique_id.as_deref() else {
+            return;
+        };
+        let order = self
+            .orders
+            .entry(id.to_string())
+            .or_insert_with(|| OrderView::new(id));
+        order.apply(event);
+        self.place(id, event);
+    }
+
+    /// Moves the order between queues as the event says.
+    fn place(&mut self, id: &str, event: &Event) {
+        match &event.kind {
+            EventKind::Received { .. } | EventKind::Requeued => {
+                self.enqueue(id, QueueKind::Task, event.seq)
+            }
+            EventKind::Failed { is_final: true, .. } => {
+                self.enqueue(id, QueueKind::Error, event.seq)
+            }
+            EventKind::Completed { .. } | EventKind::Cleared { .. } => self.dequeue(id),
+            _ => {}
+        }
+    }
+
+    fn enqueue(&mut self, id: &str, kind: QueueKind, seq: u64) {
+        self.dequeue(id);
+        match kind {
+            QueueKind::Task => self.task_queue.insert(seq, id.to_string()),
+            QueueKind::Error => self.error_queue.insert(seq, id.to_string()),
+        };
+        self.queue_keys.insert(id.to_string(), (kind, seq));
+    }
+
+    fn dequeue(&mut self, id: &str) {
+        match self.queue_keys.remove(id) {
+            Some((QueueKind::Task, seq)) => self.task_queue.remove(&seq),
+            Some((QueueKind::Error, seq)) => self.error_queue.remove(&seq),
+            None => None,
+        };
+    }
+
+    fn count(&mut self, event: &Event) {
+        let c = &mut self.counters;
+        match &event.kind {
+            EventKind::Received { .. } => c.received += 1,
+            EventKind::BadRequest { .. } => c.bad_requests += 1,
+            EventKind::Processing { .. } => {
+                c.attempts += 1;
+                let first = event
+                    .unique_id
+                    .as_deref()
+                    .and_then(|id| self.orders.get(id))
+                    .is_none_or(|o| o.attempts_in_round == 0);
+                if !first {
+                    c.retries += 1;
+                }
+            }
+            EventKind::Completed {
+                already_present, ..
+            } => {
+                c.completed += 1;
+                c.completed_already_present += u64::from(*already_present);
+                self.last_completed_ms = Some(event.ts_ms);
+            }
+            EventKind::Failed {
+                is_final: true,
+                reason,
+                ..
+            } => {
+                c.failed += 1;
+                self.last_error = Some((reason.clone(), event.ts_ms));
+            }
+            EventKind::Cleared { .. } => c.cleared += 1,
+            EventKind::Requeued => c.requeued += 1,
+            _ => {}
+        }
+    }
+}

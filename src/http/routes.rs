@@ -1,0 +1,179 @@
+//! The routes of the per-workshop API, as interfaces.md names them.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{auth, create_body, ApiError, ApiState};
+use crate::event_log::QueueKind;
+use crate::workshop::intake::{ClearQueue, CreateAnswer, Enqueue, RecordBadRequest};
+use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
+use crate::workshop::worker::{StartWorker, StopWorker};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/alive", web::get().to(alive))
+        .route("/queue", web::get().to(queue))
+        .route("/clear_queue", web::put().to(clear_queue))
+        .route("/kill", web::put().to(kill))
+        .route("/start_worker", web::put().to(start_worker))
+        .route("/stop_worker", web::put().to(stop_worker))
+        .route("/create", web::post().to(create))
+        .route("/check_order_status", web::get().to(check_order_status))
+        .route("/metrics", web::get().to(metrics));
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    unique_id: Option<String>,
+}
+
+fn queue_kind(query: &QueueQuery) -> Result<QueueKind> {
+    let kind = query.kind.as_deref().unwrap_or("");
+    QueueKind::parse(kind).ok_or_else(|| {
+        ApiError::BadRequest(format!("wrong queue type {kind:?}: use type=task or type=error"))
+    })
+}
+
+fn require_admin(state: &ApiState, req: &HttpRequest) -> Result<()> {
+    if state.admin.allows(req) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The W3C trace id of an incoming `traceparent`, else a new one.
+pub fn trace_id_of(req: &HttpRequest) -> String {
+    req.headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split('-').nth(1))
+        .filter(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) && *id != "0".repeat(32))
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_else(crate::workshop::new_trace_id)
+}
+
+async fn alive(state: web::Data<ApiState>) -> Result<HttpResponse> {
+    let running = state.workshop.actors.status.send(IsWorkerRunning).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "API is alive, worker running": running,
+        "workshop": state.workshop.settings.name,
+    })))
+}
+
+async fn queue(state: web::Data<ApiState>, query: web::Query<QueueQuery>) -> Result<HttpResponse> {
+    let kind = queue_kind(&query)?;
+    let entries = state.workshop.actors.status.send(GetQueue(kind)).await?;
+    Ok(HttpResponse::Ok().json(json!({"length": entries.len(), "queue": entries})))
+}
+
+async fn clear_queue(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse> {
+    require_admin(&state, &req)?;
+    let kind = queue_kind(&query)?;
+    let cleared = state.workshop.actors.intake.send(ClearQueue(kind)).await??;
+    tracing::info!(workshop = %state.workshop.settings.name, queue = kind.as_str(), cleared, "queue cleared");
+    Ok(HttpResponse::Ok().json(json!({"cleared": cleared, "type": kind.as_str()})))
+}
+
+async fn kill(state: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse> {
+    require_admin(&state, &req)?;
+    tracing::warn!(workshop = %state.workshop.settings.name, "shutdown requested through /kill");
+    (state.kill)();
+    Ok(HttpResponse::Ok().json(json!({"Shutting down": std::process::id()})))
+}
+
+async fn start_worker(state: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse> {
+    require_admin(&state, &req)?;
+    let running = state
+        .workshop
+        .actors
+        .worker
+        .send(StartWorker { by_operator: true })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"Worker running": running})))
+}
+
+async fn stop_worker(state: web::Data<ApiState>, req: HttpRequest) -> Result<HttpResponse> {
+    require_admin(&state, &req)?;
+    let running = state
+        .workshop
+        .actors
+        .worker
+        .send(StopWorker { by_operator: true })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"Worker running": running})))
+}
+
+#[tracing::instrument(name = "POST /create", skip_all, fields(workshop = %state.workshop.settings.name, unique_id, trace_id))]
+async fn create(state: web::Data<ApiState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse> {
+    if !auth::api_key_ok(&req, state.workshop.settings.api_key.as_ref()) {
+        return Err(ApiError::Unauthorized);
+    }
+    let trace_id = trace_id_of(&req);
+    tracing::Span::current().record("trace_id", trace_id.as_str());
+    let intake = &state.workshop.actors.intake;
+    let request = match create_body::parse_create(&body) {
+        Ok(request) => request,
+        Err(bad) => {
+            tracing::info!(reason = %bad.reason, unique_id = ?bad.unique_id, "bad create request");
+            let reason = bad.reason.clone();
+            if let Err(e) = intake.send(RecordBadRequest { bad, trace_id }).await? {
+                tracing::error!(error = %e, "could not record the bad request");
+            }
+            return Err(ApiError::BadCreate(reason));
+        }
+    };
+    let unique_id = request.unique_id.clone();
+    tracing::Span::current().record("unique_id", unique_id.as_str());
+    match intake.send(Enqueue { request, trace_id }).await?? {
+        CreateAnswer::Accepted { status, new } => {
+            tracing::info!(status = status.as_str(), new, "order acknowledged");
+            Ok(HttpResponse::Ok().json(json!({"status": status.as_str(), "unique_id": unique_id})))
+        }
+        CreateAnswer::Bad(reason) => Err(ApiError::BadCreate(reason)),
+    }
+}
+
+async fn check_order_status(
+    state: web::Data<ApiState>,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse> {
+    let unique_id = query
+        .unique_id
+        .as_deref()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("missing query parameter unique_id".into()))?;
+    let status = state
+        .workshop
+        .actors
+        .status
+        .send(GetStatus(unique_id.trim().to_string()))
+        .await?;
+    let (status, reason) =
+        status.ok_or_else(|| ApiError::NotFound(format!("no order with unique_id {unique_id:?}")))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "unique_id": unique_id.trim(),
+        "status": status.as_str(),
+        "reason": reason,
+    })))
+}
+
+async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse> {
+    let text = state.workshop.actors.status.send(RenderMetrics).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}

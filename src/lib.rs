@@ -1,0 +1,23 @@
+//! oilmat-erp: takes OilMat's oil dispenses over HTTP, stores each durably in
+//! the workshop's append-only event log, and books it as an order line on the
+//! workshop's ERP through a real browser, exactly once.
+//!
+//! A tour of the modules, from the inside out:
+//! - [`event_log`]: events, the fjall-backed store with group commit, and the
+//!   views (order status, task and error queues) folded from the events.
+//! - [`erp`]: the ERP drivers (WebDriver + the UI contract) and the sandbox ERP.
+//! - [`workshop`]: the actor tree of one workshop that joins the two.
+//! - [`http`]: the per-workshop HTTP API (the original Flask contract).
+//! - [`secrets`]: credentials encrypted at rest.
+//! - [`cli`]: the command line.
+
+pub mod erp;
+pub mod event_log;
+pub mod secrets;
+pub mod http;
+pub mod telemetry;
+pub mod workshop;
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod support;

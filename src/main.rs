@@ -1,0 +1,24 @@
+//! `oilmat-erp`: parse the command line, start telemetry, run the job.
+
+use clap::Parser;
+use oilmat_erp::cli::{Cli, Cmd};
+use oilmat_erp::{app, demo, support, telemetry};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::logging::init();
+    let result = match cli.command {
+        Cmd::Workshop(args) => app::run_workshop(args),
+        Cmd::Sandbox(args) => app::run_sandbox(args),
+        Cmd::Demo(args) => demo::run(args),
+        Cmd::Events(args) => support::events(args),
+        Cmd::Replay(args) => support::replay(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oilmat-erp: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Prometheus metrics, rendered at scrape time from the views (so counters
+//! are derived from the log and survive restarts), the journal's append
+//! figures and the worker's state. Base units, `_total` counters, `_seconds`
+//! histograms, labelled by `workshop`; no order ids as labels.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::event_log::{events::now_ms, Journal, QueueKind, Status, Views};
+use crate::workshop::worker::WorkerState;
+
+/// Browser attempt durations, by outcome.
+#[derive(Debug, Clone)]
+pub struct AttemptTimings {
+    hist: HistogramVec,
+}
+
+impl Default for AttemptTimings {
+    fn default() -> Self {
+        let opts = HistogramOpts::new(
+            "oilmat_attempt_duration_seconds",
+            "Duration of one browser attempt to book an order line, by outcome.",
+        )
+        .buckets(vec![0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0]);
+        let hist = HistogramVec::new(opts, &["workshop", "outcome"])
+            .unwrap_or_else(|_| unreachable_hist());
+        AttemptTimings { hist }
+    }
+}
+
+fn unreachable_hist() -> HistogramVec {
+    // The options above are valid; this keeps the code panic-free regardless.
+    HistogramVec::new(HistogramOpts::new("oilmat_invalid", "invalid"), &["workshop", "outcome"])
+        .unwrap_or_else(|_| std::process::abort())
+}
+
+impl AttemptTimings {
+    /// Records one attempt of `workshop`.
+    pub fn observe(&self, workshop: &str, outcome: &str, elapsed: Duration) {
+        self.hist
+            .with_label_values(&[workshop, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// What one workshop contributes to a scrape.
+pub struct WorkshopSample {
+    workshop: String,
+    views: ViewFigures,
+    worker_running: bool,
+    worker_failing: bool,
+    browser_restarts: u64,
+    panics: u64,
+    log_bytes: u64,
+    log_writable: bool,
+    commits: u64,
+    commit_seconds: f64,
+    events: u64,
+    write_errors: u64,
+    timings: AttemptTimings,
+}
+
+struct ViewFigures {
+    counters: crate::event_log::views::Counters,
+    task: usize,
+    error: usize,
+    oldest_waiting_age: f64,
+    last_completed: Option<u64>,
+}
+
+impl ViewFigures {
+    fn of(views: &Views) -> ViewFigures {
+        let now = now_ms();
+        let oldest = views
+            .queue(QueueKind::Task)
+            .filter(|o| matches!(o.status, Status::Received | Status::Processing))
+            .map(|o| o.received_ms)
+            .min();
+        ViewFigures {
+            counters: views.counters.clone(),
+            task: views.queue_len(QueueKind::Task),
+            error: views.queue_len(QueueKind::Error),
+            oldest_waiting_age: oldest.map_or(0.0, |t| now.saturating_sub(t) as f64 / 1000.0),
+            last_completed: views.last_completed_ms,
+        }
+    }
+}
+
+impl WorkshopSample {
+    /// Reads a workshop's figures now.
+    pub fn take(workshop: &str, journal: &Journal, worker: &WorkerState) -> WorkshopSample {
+        let views = ViewFigures::of(&journal.views());
+        let stats = journal.stats();
+        WorkshopSample {
+            workshop: workshop.to_string(),
+            views,
+            worker_running: worker.is_running(),
+            worker_failing: worker.is_failing(),
+            browser_restarts: worker.browser_restarts.load(Ordering::Relaxed),
+            panics: worker.panics.load(Ordering::Relaxed),
+            log_bytes: stats.disk_bytes.load(Ordering::Relaxed),
+            log_writable: journal.is_writable(),
+            commits: stats.batches.load(Ordering::Relaxed),
+            commit_seconds: stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            events: stats.events.load(Ordering::Relaxed),
+            write_errors: stats.write_errors.load(Ordering::Relaxed),
+            timings: worker.timings.clone(),
+        }
+    }
+}
+
+struct Families {
+    counters: Vec<(IntCounterVec, fn(&WorkshopSample) -> u64)>,
+    gauges: Vec<(GaugeVec, fn(&WorkshopSample) -> f64)>,
+    queue_depth: IntGaugeVec,
+}
+
+fn counter(name: &str, help: &str, read: fn(&WorkshopSample) -> u64) -> Option<(IntCounterVec, fn(&WorkshopSample) -> u64)> {
+    IntCounterVec::new(Opts::new(name, help), &["workshop"]).ok().map(|c| (c, read))
+}
+
+fn gauge(name: &str, help: &str, read: fn(&WorkshopSample) -> f64) -> Option<(GaugeVec, fn(&WorkshopSample) -> f64)> {
+    GaugeVec::new(Opts::new(name, help), &["workshop"]).ok().map(|g| (g, read))
+}
+
+fn families() -> Option<Families> {
+    let counters = vec![
+        counter("oilmat_orders_received_total", "Orders accepted and made durable.", |s| s.views.counters.received)?,
+        counter("oilmat_orders_bad_request_total", "Create requests refused for bad input.", |s| s.views.counters.bad_requests)?,
+        counter("oilmat_orders_completed_total", "Orders whose line is on the case.", |s| s.views.counters.completed)?,
+        counter("oilmat_orders_already_present_total", "Completed orders whose line was found already on the case.", |s| s.views.counters.completed_already_present)?,
+        counter("oilmat_orders_failed_total", "Orders failed for good.", |s| s.views.counters.failed)?,
+        counter("oilmat_orders_cleared_total", "Orders cleared from a queue by an operator.", |s| s.views.counters.cleared)?,
+        counter("oilmat_orders_requeued_total", "Orders put back on the task queue.", |s| s.views.counters.requeued)?,
+        counter("oilmat_attempts_total", "Browser attempts started.", |s| s.views.counters.attempts)?,
+        counter("oilmat_retries_total", "Attempts after the first of an order.", |s| s.views.counters.retries)?,
+        counter("oilmat_browser_restarts_total", "Browser sessions replaced after a failure or a panic (since start).", |s| s.browser_restarts)?,
+        counter("oilmat_worker_panics_total", "Attempts that panicked (since start).", |s| s.panics)?,
+        counter("oilmat_event_log_commits_total", "Group commits (one fsync each) since start.", |s| s.commits)?,
+        counter("oilmat_event_log_events_total", "Events appended since start.", |s| s.events)?,
+        counter("oilmat_event_log_write_errors_total", "Failed appends or reopen attempts since start.", |s| s.write_errors)?,
+    ];
+    let gauges = vec![
+        gauge("oilmat_event_log_commit_seconds_total", "Time spent in group commits since start.", |s| s.commit_seconds)?,
+        gauge("oilmat_event_log_size_bytes", "Bytes the event log takes on disk.", |s| s.log_bytes as f64)?,
+        gauge("oilmat_event_log_writable", "1 while the event log can be written.", |s| f64::from(u8::from(s.log_writable)))?,
+        gauge("oilmat_worker_running", "1 while the browser worker takes orders.", |s| f64::from(u8::from(s.worker_running)))?,
+        gauge("oilmat_worker_failing", "1 while the worker's recent attempts keep failing for non-order reasons.", |s| f64::from(u8::from(s.worker_failing)))?,
+        gauge("oilmat_oldest_waiting_order_age_seconds", "Age of the oldest order on the task queue.", |s| s.views.oldest_waiting_age)?,
+        gauge("oilmat_last_completed_timestamp_seconds", "When an order last completed (Unix time, 0 never).", |s| s.views.last_completed.map_or(0.0, |t| t as f64 / 1000.0))?,
+    ];
+    let queue_depth = IntGaugeVec::new(
+        Opts::new("oilmat_queue_depth", "Orders on a queue (task: waiting or in progress; error: failed)."),
+        &["workshop", "queue"],
+    )
+    .ok()?;
+    Some(Families { counters, gauges, queue_depth })
+}
+
+/// The Prometheus text for these workshops.
+pub fn render(samples: &[WorkshopSample]) -> String {
+    let Some(f) = families() else {
+        return String::new();
+    };
+    let registry = Registry::new();
+    for s in samples {
+        for (c, read) in &f.counters {
+            c.with_label_values(&[&s.workshop]).inc_by(read(s));
+        }
+        for (g, read) in &f.gauges {
+            g.with_label_values(&[&s.workshop]).set(read(s));
+        }
+        f.queue_depth.with_label_values(&[&s.workshop, "task"]).set(s.views.task as i64);
+        f.queue_depth.with_label_values(&[&s.workshop, "error"]).set(s.views.error as i64);
+    }
+    for (c, _) in f.counters {
+        let _ = registry.register(Box::new(c));
+    }
+    for (g, _) in f.gauges {
+        let _ = registry.register(Box::new(g));
+    }
+    let _ = registry.register(Box::new(f.queue_depth));
+    if let Some(s) = samples.first() {
+        let _ = registry.register(Box::new(s.timings.hist.clone()));
+    }
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&registry.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}

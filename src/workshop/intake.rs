@@ -1,0 +1,185 @@
+//! Intake: turns `/create` requests and operator commands into commands for
+//! the journal, and answers only once the journal has made them durable.
+
+use actix::prelude::*;
+
+use crate::event_log::{self, Command, Journal, OrderData, QueueKind, Refusal, Status};
+use crate::http::create_body::{BadCreate, CreateRequest};
+use crate::secrets::Cipher;
+
+/// The intake actor of one workshop.
+pub struct Intake {
+    journal: Journal,
+    cipher: Cipher,
+    workshop: String,
+    has_own_credentials: bool,
+}
+
+impl Intake {
+    /// An intake writing to `journal`, sealing order credentials with `cipher`.
+    pub fn new(journal: Journal, cipher: Cipher, workshop: String, has_own_credentials: bool) -> Self {
+        Intake {
+            journal,
+            cipher,
+            workshop,
+            has_own_credentials,
+        }
+    }
+}
+
+impl Actor for Intake {
+    type Context = Context<Self>;
+}
+
+/// How `/create` should answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAnswer {
+    /// Durable (new) or already known: 200 with its current status.
+    Accepted {
+        /// Current status.
+        status: Status,
+        /// True when this request created the order.
+        new: bool,
+    },
+    /// Refused: 400 with the reason.
+    Bad(String),
+}
+
+/// Take an order (from `/create`).
+#[derive(Message)]
+#[rtype(result = "event_log::Result<CreateAnswer>")]
+pub struct Enqueue {
+    /// The parsed request.
+    pub request: CreateRequest,
+    /// Trace id of the request.
+    pub trace_id: String,
+}
+
+/// Record a refused `/create` (the id's status becomes `bad request` where allowed).
+#[derive(Message)]
+#[rtype(result = "event_log::Result<()>")]
+pub struct RecordBadRequest {
+    /// What was wrong.
+    pub bad: BadCreate,
+    /// Trace id of the request.
+    pub trace_id: String,
+}
+
+/// Empty a queue; answers how many orders were cleared.
+#[derive(Message)]
+#[rtype(result = "event_log::Result<usize>")]
+pub struct ClearQueue(pub QueueKind);
+
+/// Put failed orders back on the task queue; answers how many.
+#[derive(Message)]
+#[rtype(result = "event_log::Result<usize>")]
+pub struct Requeue(pub Option<String>);
+
+impl Handler<Enqueue> for Intake {
+    type Result = ResponseFuture<event_log::Result<CreateAnswer>>;
+
+    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        let command = self.command_for(msg.request, msg.trace_id);
+        Box::pin(async move {
+            let command = match command {
+                Ok(command) => command,
+                Err(reason) => return Ok(CreateAnswer::Bad(reason)),
+            };
+            match journal.execute(command).await? {
+                Ok(_) => Ok(CreateAnswer::Accepted {
+                    status: Status::Received,
+                    new: true,
+                }),
+                Err(Refusal::Duplicate(existing)) => Ok(CreateAnswer::Accepted {
+                    status: existing.status,
+                    new: false,
+                }),
+                Err(other) => Ok(CreateAnswer::Bad(format!("refused: {other:?}"))),
+            }
+        })
+    }
+}
+
+impl Intake {
+    /// The journal command for a parsed order, sealing its credentials.
+    fn command_for(&self, request: CreateRequest, trace_id: String) -> Result<Command, String> {
+        if request.workshop != self.workshop {
+            tracing::debug!(workshop = %self.workshop, named = %request.workshop, "order names another workshop; booking it here");
+        }
+        let credentials = match (&request.username, &request.password) {
+            (Some(user), Some(password)) => {
+                let plain = serde_json::json!({"username": user, "password": password.expose()});
+                let context = self.credentials_context(&request.unique_id);
+                Some(self.cipher.seal(plain.to_string().as_bytes(), &context))
+            }
+            _ if self.has_own_credentials => None,
+            (None, _) => return Err("missing field username".to_string()),
+            (_, None) => return Err("missing field password".to_string()),
+        };
+        Ok(Command::Create {
+            order: OrderData {
+                workshop: request.workshop,
+                case_id: request.case_id,
+                product_nr: request.product_nr,
+                product_amount: request.product_amount,
+                username: request.username,
+            },
+            unique_id: request.unique_id,
+            credentials,
+            trace_id: Some(trace_id),
+        })
+    }
+
+    fn credentials_context(&self, unique_id: &str) -> String {
+        credentials_context(&self.workshop, unique_id)
+    }
+}
+
+/// What an order's sealed credentials are bound to.
+pub fn credentials_context(workshop: &str, unique_id: &str) -> String {
+    format!("oilmat-erp/{workshop}/order/{unique_id}")
+}
+
+impl Handler<RecordBadRequest> for Intake {
+    type Result = ResponseFuture<event_log::Result<()>>;
+
+    fn handle(&mut self, msg: RecordBadRequest, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move {
+            let Some(unique_id) = msg.bad.unique_id else {
+                return Ok(());
+            };
+            let command = Command::RejectCreate {
+                unique_id,
+                reason: msg.bad.reason,
+                trace_id: Some(msg.trace_id),
+            };
+            journal.execute(command).await.map(|_| ())
+        })
+    }
+}
+
+impl Handler<ClearQueue> for Intake {
+    type Result = ResponseFuture<event_log::Result<usize>>;
+
+    fn handle(&mut self, msg: ClearQueue, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move {
+            let executed = journal.execute(Command::Clear { queue: msg.0 }).await?;
+            Ok(executed.map(|events| events.len()).unwrap_or(0))
+        })
+    }
+}
+
+impl Handler<Requeue> for Intake {
+    type Result = ResponseFuture<event_log::Result<usize>>;
+
+    fn handle(&mut self, msg: Requeue, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move {
+            let executed = journal.execute(Command::Requeue { unique_id: msg.0 }).await?;
+            Ok(executed.map(|events| events.len()).unwrap_or(0))
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! One workshop's actor tree: intake (takes orders into the log), status
+//! (answers from the views), queue (picks the next order), browser worker
+//! (books it on the ERP), under a supervisor that restarts the worker when
+//! it panics or its browser dies. The actors join the event log and the ERP
+//! drivers; the HTTP layers talk to these actors only.
+
+pub mod intake;
+pub mod queue;
+pub mod status;
+pub mod supervisor;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::Addr;
+
+use crate::erp::browser::BrowserConfig;
+use crate::erp::driver::Credentials;
+use crate::erp::ErpType;
+use crate::event_log::RetryPolicy;
+use crate::secrets::Secret;
+
+pub use supervisor::{start, Workshop};
+
+/// Everything one workshop integration needs to run.
+#[derive(Debug, Clone)]
+pub struct WorkshopSettings {
+    /// The workshop's name: its folder under the data dir and its metrics label.
+    pub name: String,
+    /// Which ERP it books into.
+    pub erp_type: ErpType,
+    /// The ERP's base URL.
+    pub erp_url: String,
+    /// The data dir; the workshop keeps everything under `data_dir/name/`.
+    pub data_dir: PathBuf,
+    /// How to reach a browser.
+    pub browser: BrowserConfig,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
+    /// The longest one browser step may take.
+    pub step_timeout: Duration,
+    /// The longest a whole attempt may take.
+    pub attempt_timeout: Duration,
+    /// The browser closes after this long without an order.
+    pub idle_close: Duration,
+    /// The integration's own ERP login (under `serve`); wins over an order's.
+    pub credentials: Option<Credentials>,
+    /// The key `/create` callers must send as `X-Api-Key`, if any.
+    pub api_key: Option<Secret>,
+}
+
+impl WorkshopSettings {
+    /// The workshop's own folder.
+    pub fn dir(&self) -> PathBuf {
+        self.data_dir.join(&self.name)
+    }
+
+    /// Where failed attempts leave their screenshots and page sources.
+    pub fn evidence_dir(&self) -> PathBuf {
+        self.dir().join("evidence")
+    }
+}
+
+/// Checks a workshop name: it names a folder, so letters, digits, `-`, `_`, `.`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid workshop name {name:?}: use 1-64 letters, digits, '-', '_' or '.', not starting with '.'"
+        ))
+    }
+}
+
+/// The addresses of a workshop's actors.
+#[derive(Clone)]
+pub struct Actors {
+    /// Takes orders and operator commands into the log.
+    pub intake: Addr<intake::Intake>,
+    /// Answers status, queue and metrics questions.
+    pub status: Addr<status::StatusDesk>,
+    /// The browser worker.
+    pub worker: Addr<worker::BrowserWorker>,
+}
+
+/// A fresh W3C trace id (32 hex digits).
+pub fn new_trace_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A unique id made safe for a file name.
+pub fn file_stem(unique_id: &str) -> String {
+    unique_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! Status: answers from the durable views (what has been fsync'd): an order's
+//! status, the queues, whether the worker runs, and the metrics.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::{json, Value};
+
+use super::worker::WorkerState;
+use crate::event_log::{Journal, OrderView, QueueKind, Status};
+use crate::telemetry::metrics;
+
+/// The status actor of one workshop.
+pub struct StatusDesk {
+    journal: Journal,
+    worker: Arc<WorkerState>,
+    workshop: String,
+}
+
+impl StatusDesk {
+    /// A desk reading `journal`'s views and the worker's state.
+    pub fn new(journal: Journal, worker: Arc<WorkerState>, workshop: String) -> Self {
+        StatusDesk {
+            journal,
+            worker,
+            workshop,
+        }
+    }
+}
+
+impl Actor for StatusDesk {
+    type Context = Context<Self>;
+}
+
+/// An order's status and reason, if the order is known.
+#[derive(Message)]
+#[rtype(result = "Option<(Status, Option<String>)>")]
+pub struct GetStatus(pub String);
+
+/// A queue's entries as the API shows them (password as `***`).
+#[derive(Message)]
+#[rtype(result = "Vec<Value>")]
+pub struct GetQueue(pub QueueKind);
+
+/// Whether the worker runs.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct IsWorkerRunning;
+
+/// The Prometheus text of this workshop.
+#[derive(Message)]
+#[rtype(result = "String")]
+pub struct RenderMetrics;
+
+/// A short health summary (for the management API).
+#[derive(Message)]
+#[rtype(result = "Health")]
+pub struct GetHealth;
+
+/// How a workshop is doing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Health {
+    /// The worker runs.
+    pub worker_running: bool,
+    /// The worker's last attempts failed for reasons other than the order.
+    pub worker_failing: bool,
+    /// Orders waiting or in progress.
+    pub task: usize,
+    /// Orders failed for good.
+    pub error: usize,
+    /// When the last order completed (ms since epoch).
+    pub last_completed_ms: Option<u64>,
+    /// The last final failure.
+    pub last_error: Option<String>,
+    /// False while the log cannot be written.
+    pub log_writable: bool,
+}
+
+impl Handler<GetStatus> for StatusDesk {
+    type Result = Option<(Status, Option<String>)>;
+
+    fn handle(&mut self, msg: GetStatus, _: &mut Self::Context) -> Self::Result {
+        let views = self.journal.views();
+        views.order(&msg.0).map(|o| (o.status, o.reason.clone()))
+    }
+}
+
+impl Handler<GetQueue> for StatusDesk {
+    type Result = Vec<Value>;
+
+    fn handle(&mut self, msg: GetQueue, _: &mut Self::Context) -> Self::Result {
+        let views = self.journal.views();
+        views.queue(msg.0).map(queue_entry).collect()
+    }
+}
+
+/// An order as the queue endpoints show it: the original fields, password hidden.
+pub fn queue_entry(order: &OrderView) -> Value {
+    let data = order.order.as_ref();
+    let field = |f: fn(&crate::event_log::OrderData) -> &str| data.map(f).unwrap_or("");
+    json!({
+        "workshop": field(|o| &o.workshop),
+        "case_id": field(|o| &o.case_id),
+        "product_nr": field(|o| &o.product_nr),
+        "product_amount": field(|o| &o.product_amount),
+        "unique_id": order.unique_id,
+        "username": data.and_then(|o| o.username.clone()),
+        "password": "***",
+        "status": order.status.as_str(),
+        "reason": order.reason,
+        "attempt": order.attempt,
+    })
+}
+
+impl Handler<IsWorkerRunning> for StatusDesk {
+    type Result = bool;
+
+    fn handle(&mut self, _: IsWorkerRunning, _: &mut Self::Context) -> Self::Result {
+        self.worker.is_running()
+    }
+}
+
+impl Handler<RenderMetrics> for StatusDesk {
+    type Result = String;
+
+    fn handle(&mut self, _: RenderMetrics, _: &mut Self::Context) -> Self::Result {
+        metrics::render(&[metrics::WorkshopSample::take(
+            &self.workshop,
+            &self.journal,
+            &self.worker,
+        )])
+    }
+}
+
+impl Handler<GetHealth> for StatusDesk {
+    type Result = MessageResult<GetHealth>;
+
+    fn handle(&mut self, _: GetHealth, _: &mut Self::Context) -> Self::Result {
+        let views = self.journal.views();
+        MessageResult(Health {
+            worker_running: self.worker.is_running(),
+            worker_failing: self.worker.is_failing(),
+            task: views.queue_len(QueueKind::Task),
+            error: views.queue_len(QueueKind::Error),
+            last_completed_ms: views.last_completed_ms,
+            last_error: views.last_error.as_ref().map(|(r, _)| r.clone()),
+            log_writable: self.journal.is_writable(),
+        })
+    }
+}

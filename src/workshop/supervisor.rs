@@ -1,0 +1,73 @@
+//! The workshop supervisor: opens the workshop's log, starts its actors on an
+//! arbiter (thread) of its own, so a busy or stuck workshop touches no other,
+//! and stops them in order.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::intake::Intake;
+use super::queue::Queue;
+use super::status::StatusDesk;
+use super::worker::{BrowserWorker, Shutdown, WorkerCtx, WorkerState};
+use super::{Actors, WorkshopSettings};
+use crate::event_log::{self, Journal};
+use crate::secrets::Cipher;
+
+/// A running workshop integration.
+#[derive(Clone)]
+pub struct Workshop {
+    /// Its settings.
+    pub settings: WorkshopSettings,
+    /// Its actors.
+    pub actors: Actors,
+    journal: Journal,
+    arbiter: actix::ArbiterHandle,
+}
+
+/// Opens the workshop's log (taking its folder's lock) and starts its actors.
+pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Workshop> {
+    super::validate_name(&settings.name).map_err(event_log::Error::NotWritable)?;
+    let journal = Journal::open(&settings.dir())?;
+    let arbiter = Arbiter::new().handle();
+    let state = Arc::new(WorkerState::default());
+    let run = journal.views().worker_wanted;
+    let name = settings.name.clone();
+    let has_own = settings.credentials.is_some();
+
+    let j = journal.clone();
+    let queue = Queue::start_in_arbiter(&arbiter, move |_| Queue::new(j));
+    let (j, c, n) = (journal.clone(), cipher.clone(), name.clone());
+    let intake = Intake::start_in_arbiter(&arbiter, move |_| Intake::new(j, c, n, has_own));
+    let (j, s, n) = (journal.clone(), state.clone(), name.clone());
+    let status = StatusDesk::start_in_arbiter(&arbiter, move |_| StatusDesk::new(j, s, n));
+    let ctx = WorkerCtx {
+        settings: settings.clone(),
+        journal: journal.clone(),
+        queue,
+        cipher,
+        state,
+    };
+    let worker = BrowserWorker::start_in_arbiter(&arbiter, move |_| BrowserWorker::new(ctx, run));
+    tracing::info!(workshop = %name, erp = %settings.erp_type, worker = run, "workshop started");
+    Ok(Workshop {
+        settings,
+        actors: Actors {
+            intake,
+            status,
+            worker,
+        },
+        journal,
+        arbiter,
+    })
+}
+
+impl Workshop {
+    /// Stops the worker (the order in progress is put back), closes the log and the arbiter.
+    pub async fn shutdown(&self) {
+        let _ = self.actors.worker.send(Shutdown).await;
+        self.journal.close().await;
+        self.arbiter.stop();
+        tracing::info!(workshop = %self.settings.name, "workshop stopped");
+    }
+}

@@ -1,0 +1,466 @@
+//! The browser worker: takes the next due order from the queue, records the
+//! attempt, books the line through the ERP driver in one reused browser
+//! session, and records the outcome. Each attempt runs in a task of its own,
+//! so a panic costs that attempt (retried) and the browser (replaced), never
+//! the worker. The browser closes when idle or stopped.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::watch;
+
+use super::queue::{Next, NextOrder, Queue};
+use super::{file_stem, new_trace_id, WorkshopSettings};
+use crate::erp::browser::{capture_evidence, BrowserSession};
+use crate::erp::driver::{self, book_line, Booked, Credentials, OrderLine};
+use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, Journal, OrderView};
+use crate::secrets::Cipher;
+use crate::telemetry::metrics::AttemptTimings;
+
+/// What the worker shares with the status desk and the metrics.
+#[derive(Debug, Default)]
+pub struct WorkerState {
+    running: AtomicBool,
+    busy: AtomicBool,
+    failing_streak: AtomicU32,
+    /// Browser sessions replaced after a failure or a panic.
+    pub browser_restarts: AtomicU64,
+    /// Attempts whose task panicked.
+    pub panics: AtomicU64,
+    /// When the current attempt started (ms since epoch), 0 when idle.
+    pub busy_since_ms: AtomicU64,
+    /// Attempt durations by outcome.
+    pub timings: AttemptTimings,
+}
+
+impl WorkerState {
+    /// True while the worker takes orders.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// True when the last attempts failed for reasons not of the order's making.
+    pub fn is_failing(&self) -> bool {
+        self.failing_streak.load(Ordering::Relaxed) >= 3
+    }
+
+    /// True while an attempt runs.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+}
+
+/// What the worker loop needs; shared with each attempt's task.
+pub struct WorkerCtx {
+    /// The workshop's settings.
+    pub settings: WorkshopSettings,
+    /// Its journal.
+    pub journal: Journal,
+    /// Its queue.
+    pub queue: Addr<Queue>,
+    /// Opens the credentials orders carry.
+    pub cipher: Cipher,
+    /// Shared state.
+    pub state: Arc<WorkerState>,
+}
+
+/// The browser worker actor.
+pub struct BrowserWorker {
+    ctx: Arc<WorkerCtx>,
+    desired: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl BrowserWorker {
+    /// A worker that starts running if `run` (the operator's last choice).
+    pub fn new(ctx: WorkerCtx, run: bool) -> Self {
+        let (desired, _) = watch::channel(run);
+        BrowserWorker {
+            ctx: Arc::new(ctx),
+            desired,
+            task: None,
+        }
+    }
+
+    fn spawn_loop(&mut self) {
+        let ctx = self.ctx.clone();
+        let desired = self.desired.subscribe();
+        self.task = Some(actix_rt::spawn(run_loop(ctx, desired)));
+    }
+}
+
+impl Actor for BrowserWorker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.spawn_loop();
+        // Supervision: a loop that ended without being told to is started again.
+        ctx.run_interval(Duration::from_secs(1), |this, _| {
+            if this.task.as_ref().is_some_and(|t| t.is_finished()) {
+                tracing::error!(workshop = %this.ctx.settings.name, "worker loop ended unexpectedly; restarting it");
+                this.ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
+                this.spawn_loop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Start taking orders; answers `true`.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct StartWorker {
+    /// An operator asked (recorded; survives restarts).
+    pub by_operator: bool,
+}
+
+/// Stop taking orders once the order in progress is done; answers `false`.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct StopWorker {
+    /// An operator asked (recorded; survives restarts).
+    pub by_operator: bool,
+}
+
+/// Stop at once for shutdown: the order in progress is put back (it stays
+/// `processing` in the log and is retried at the next start), the browser closes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<StartWorker> for BrowserWorker {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: StartWorker, _: &mut Self::Context) -> Self::Result {
+        self.desired.send_replace(true);
+        let journal = self.ctx.journal.clone();
+        Box::pin(async move {
+            record_worker(&journal, true, msg.by_operator).await;
+            true
+        })
+    }
+}
+
+impl Handler<StopWorker> for BrowserWorker {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: StopWorker, _: &mut Self::Context) -> Self::Result {
+        self.desired.send_replace(false);
+        let ctx = self.ctx.clone();
+        Box::pin(async move {
+            let deadline = Instant::now() + ctx.settings.attempt_timeout + Duration::from_secs(10);
+            while ctx.state.is_busy() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            record_worker(&ctx.journal, false, msg.by_operator).await;
+            false
+        })
+    }
+}
+
+impl Handler<Shutdown> for BrowserWorker {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.desired.send_replace(false);
+        let task = self.task.take();
+        ctx.stop();
+        Box::pin(async move {
+            if let Some(task) = task {
+                task.abort();
+                let _ = task.await;
+            }
+        })
+    }
+}
+
+async fn record_worker(journal: &Journal, running: bool, by_operator: bool) {
+    let command = Command::Worker {
+        running,
+        by_operator,
+    };
+    if let Err(e) = journal.execute(command).await {
+        tracing::warn!(error = %e, "could not record the worker's state");
+    }
+}
+
+/// The worker's life: book due orders while wanted; close the browser when idle.
+async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
+    let mut session = Some(BrowserSession::new(ctx.settings.browser.clone()));
+    let mut appended = ctx.journal.subscribe();
+    let mut last_used = Instant::now();
+    loop {
+        if !*desired.borrow_and_update() {
+            ctx.state.running.store(false, Ordering::Relaxed);
+            close_browser(&mut session).await;
+            if desired.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        ctx.state.running.store(true, Ordering::Relaxed);
+        let next = match ctx.queue.send(NextOrder).await {
+            Ok(next) => next,
+            Err(_) => return,
+        };
+        let wait_until = match next {
+            Next::Ready(order) => {
+                session = Some(run_isolated(&ctx, session.take(), *order).await);
+                last_used = Instant::now();
+                continue;
+            }
+            Next::WaitUntil(at) => Some(at),
+            Next::Empty => None,
+        };
+        let mut nap = wait_until
+            .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
+            .unwrap_or(Duration::from_secs(3600));
+        if session.as_ref().is_some_and(BrowserSession::is_open) {
+            nap = nap.min(ctx.settings.idle_close.saturating_sub(last_used.elapsed()));
+        }
+        tokio::select! {
+            _ = desired.changed() => {}
+            _ = appended.changed() => {}
+            _ = tokio::time::sleep(nap) => {
+                if last_used.elapsed() >= ctx.settings.idle_close {
+                    close_browser(&mut session).await;
+                }
+            }
+        }
+    }
+}
+
+async fn close_browser(session: &mut Option<BrowserSession>) {
+    if let Some(s) = session.as_mut() {
+        s.close().await;
+    }
+}
+
+/// Runs one attempt in its own task; a panic there is a retryable failure.
+async fn run_isolated(
+    ctx: &Arc<WorkerCtx>,
+    session: Option<BrowserSession>,
+    order: OrderView,
+) -> BrowserSession {
+    let mut session = session.unwrap_or_else(|| BrowserSession::new(ctx.settings.browser.clone()));
+    let task_ctx = ctx.clone();
+    let unique_id = order.unique_id.clone();
+    ctx.state.busy.store(true, Ordering::Relaxed);
+    ctx.state.busy_since_ms.store(now_ms(), Ordering::Relaxed);
+    let handle = actix_rt::spawn(async move {
+        attempt(&task_ctx, &mut session, order).await;
+        session
+    });
+    let session = match handle.await {
+        Ok(session) => session,
+        Err(join_error) => {
+            ctx.state.panics.fetch_add(1, Ordering::Relaxed);
+            ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(unique_id = %unique_id, error = %join_error, "attempt panicked; browser replaced, order will be retried");
+            record_panic(ctx, &unique_id).await;
+            BrowserSession::new(ctx.settings.browser.clone())
+        }
+    };
+    ctx.state.busy.store(false, Ordering::Relaxed);
+    ctx.state.busy_since_ms.store(0, Ordering::Relaxed);
+    session
+}
+
+async fn record_panic(ctx: &WorkerCtx, unique_id: &str) {
+    let attempt = ctx.journal.views().order(unique_id).map(|o| o.attempt);
+    if let Some(attempt) = attempt {
+        let outcome = Err(driver::Error::Retryable("worker panicked".into()));
+        record_outcome(ctx, unique_id, attempt, None, outcome, Duration::ZERO, EvidencePaths::default()).await;
+    }
+}
+
+/// One attempt: record it, book the line, keep evidence if it failed, record the outcome.
+#[tracing::instrument(name = "attempt", skip_all, fields(workshop = %ctx.settings.name, unique_id = %order.unique_id, attempt))]
+async fn attempt(ctx: &WorkerCtx, session: &mut BrowserSession, order: OrderView) {
+    let trace_id = order.trace_id.clone().unwrap_or_else(new_trace_id);
+    let Some(attempt) = start_attempt(ctx, &order.unique_id, &trace_id).await else {
+        return;
+    };
+    tracing::Span::current().record("attempt", attempt);
+    let started = Instant::now();
+    let outcome = book(ctx, session, &order).await;
+    let elapsed = started.elapsed();
+    let mut evidence = EvidencePaths::default();
+    if let Err(error) = &outcome {
+        evidence = keep_evidence(ctx, session, &order.unique_id, attempt).await;
+        if !error.is_final() {
+            session.reset().await;
+        }
+    }
+    record_outcome(ctx, &order.unique_id, attempt, Some(trace_id), outcome, elapsed, evidence).await;
+}
+
+/// Records the start of an attempt; `None` if the order is no longer due.
+async fn start_attempt(ctx: &WorkerCtx, unique_id: &str, trace_id: &str) -> Option<u32> {
+    let command = Command::StartAttempt {
+        unique_id: unique_id.to_string(),
+        trace_id: Some(trace_id.to_string()),
+    };
+    match ctx.journal.execute(command).await {
+        Ok(Ok(events)) => events.iter().find_map(|e| match e.kind {
+            EventKind::Processing { attempt } => Some(attempt),
+            _ => None,
+        }),
+        Ok(Err(refusal)) => {
+            tracing::debug!(?refusal, "order no longer due");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the attempt; waiting for the log");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            None
+        }
+    }
+}
+
+async fn book(
+    ctx: &WorkerCtx,
+    session: &mut BrowserSession,
+    order: &OrderView,
+) -> driver::Result<Booked> {
+    let credentials = credentials(ctx, order).await?;
+    let data = order
+        .order
+        .as_ref()
+        .ok_or_else(|| driver::Error::Final("bad input: order has no data".into()))?;
+    let line = OrderLine {
+        unique_id: order.unique_id.clone(),
+        case_id: data.case_id.clone(),
+        item_no: data.product_nr.clone(),
+        amount: data.product_amount.clone(),
+    };
+    let settings = &ctx.settings;
+    let work = async {
+        let browser = session
+            .driver()
+            .await
+            .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
+        book_line(settings.erp_type, browser, &settings.erp_url, &line, &credentials, settings.step_timeout).await
+    };
+    match tokio::time::timeout(settings.attempt_timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(driver::Error::Retryable(format!(
+            "timeout: attempt took longer than {} s",
+            settings.attempt_timeout.as_secs()
+        ))),
+    }
+}
+
+/// The ERP login for this order: the integration's own, else the order's.
+async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> driver::Result<Credentials> {
+    if let Some(own) = &ctx.settings.credentials {
+        return Ok(own.clone());
+    }
+    let key = order
+        .credentials_ref
+        .as_deref()
+        .ok_or_else(|| driver::Error::Final("bad input: order carried no credentials".into()))?;
+    let sealed = ctx
+        .journal
+        .secret(key)
+        .await
+        .map_err(|e| driver::Error::Retryable(format!("credentials unreadable: {e}")))?
+        .ok_or_else(|| driver::Error::Final("bad input: order's credentials are missing".into()))?;
+    let context = super::intake::credentials_context(&ctx.settings.name, &order.unique_id);
+    let plain = ctx
+        .cipher
+        .open(&sealed, &context)
+        .map_err(|e| driver::Error::Final(format!("bad input: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&plain)
+        .map_err(|_| driver::Error::Final("bad input: credentials unreadable".into()))?;
+    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    Ok(Credentials {
+        username: text("username"),
+        password: text("password"),
+    })
+}
+
+async fn keep_evidence(
+    ctx: &WorkerCtx,
+    session: &mut BrowserSession,
+    unique_id: &str,
+    attempt: u32,
+) -> EvidencePaths {
+    if !session.is_open() {
+        return EvidencePaths::default();
+    }
+    let Ok(browser) = session.driver().await else {
+        return EvidencePaths::default();
+    };
+    let stem = format!("{}-attempt{attempt}", file_stem(unique_id));
+    let dir = ctx.settings.evidence_dir();
+    let saved = capture_evidence(browser, &dir, &stem).await;
+    let relative = |p: Option<std::path::PathBuf>| {
+        p.map(|p| {
+            p.strip_prefix(ctx.settings.dir())
+                .map(|r| r.display().to_string())
+                .unwrap_or_else(|_| p.display().to_string())
+        })
+    };
+    EvidencePaths {
+        screenshot: relative(saved.screenshot),
+        page_source: relative(saved.page_source),
+    }
+}
+
+async fn record_outcome(
+    ctx: &WorkerCtx,
+    unique_id: &str,
+    attempt: u32,
+    trace_id: Option<String>,
+    outcome: driver::Result<Booked>,
+    elapsed: Duration,
+    evidence: EvidencePaths,
+) {
+    let duration_ms = elapsed.as_millis() as u64;
+    let unique_id = unique_id.to_string();
+    let command = match outcome {
+        Ok(booked) => {
+            ctx.state.failing_streak.store(0, Ordering::Relaxed);
+            ctx.state.timings.observe(&ctx.settings.name, "completed", elapsed);
+            Command::Complete {
+                unique_id,
+                attempt,
+                already_present: booked == Booked::AlreadyPresent,
+                duration_ms,
+                trace_id,
+            }
+        }
+        Err(error) => {
+            if error.is_final() {
+                ctx.state.failing_streak.store(0, Ordering::Relaxed);
+            } else {
+                ctx.state.failing_streak.fetch_add(1, Ordering::Relaxed);
+            }
+            ctx.state.timings.observe(&ctx.settings.name, "failed", elapsed);
+            Command::Fail {
+                unique_id,
+                attempt,
+                reason: error.reason().to_string(),
+                retryable: !error.is_final(),
+                evidence,
+                duration_ms,
+                policy: ctx.settings.retry,
+                now_ms: now_ms(),
+                trace_id,
+            }
+        }
+    };
+    if let Err(e) = ctx.journal.execute(command).await {
+        // The order stays `processing` in the log and is retried; the driver's
+        // reference check keeps that from booking it twice.
+        tracing::error!(error = %e, "cannot record the attempt's outcome; it will be retried");
+    }
+}
