@@ -35,7 +35,14 @@ pub fn workshop_settings(args: &WorkshopArgs) -> anyhow::Result<WorkshopSettings
     };
     check_url(&erp_url)?;
     let endpoint: WebDriverEndpoint = args.webdriver.parse().map_err(anyhow::Error::msg)?;
-    Ok(settings_from(args.workshop.clone(), erp_type, erp_url, endpoint, args.data.data_dir.clone(), &args.tuning))
+    Ok(settings_from(
+        args.workshop.clone(),
+        erp_type,
+        erp_url,
+        endpoint,
+        args.data.data_dir.clone(),
+        &args.tuning,
+    ))
 }
 
 /// Settings from their parts.
@@ -97,18 +104,26 @@ async fn serve_workshop(settings: WorkshopSettings, listener: TcpListener) -> an
     let ws = workshop::start(settings, cipher).context("cannot start the workshop")?;
     let admin = AdminToken::from_env();
     if !admin.is_set() {
-        tracing::warn!("no OILMAT_ADMIN_TOKEN set: control endpoints accept callers on loopback only");
+        tracing::warn!(
+            "no OILMAT_ADMIN_TOKEN set: control endpoints accept callers on loopback only"
+        );
     }
     let (kill_tx, mut kill_rx) = watch::channel(false);
     let kill: KillSwitch = Arc::new(move || {
         kill_tx.send_replace(true);
     });
     let addr = listener.local_addr()?;
-    let state = ApiState { workshop: ws.clone(), admin, kill };
+    let state = ApiState {
+        workshop: ws.clone(),
+        admin,
+        kill,
+    };
     let server = http::serve(state, listener)?;
     let handle = server.handle();
     actix_rt::spawn(server);
-    announce(&format!("oilmat-erp workshop {name} ({erp}) listening on http://{addr}"));
+    announce(&format!(
+        "oilmat-erp workshop {name} ({erp}) listening on http://{addr}"
+    ));
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("signal received; stopping"),
         _ = kill_rx.wait_for(|k| *k) => tracing::info!("stopping on /kill"),
@@ -154,7 +169,9 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         session_idle: Duration::from_secs(args.session_idle_secs),
     };
     actix_rt::System::new().block_on(async move {
-        announce(&format!("oilmat-erp sandbox {erp} listening on http://{addr}"));
+        announce(&format!(
+            "oilmat-erp sandbox {erp} listening on http://{addr}"
+        ));
         sandbox::run(opts, listener, shutdown_signal()).await
     })
 }

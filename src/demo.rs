@@ -36,23 +36,50 @@ struct Running {
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir = args.data.data_dir.clone();
     let cipher = Cipher::load(&data_dir)?;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let mut running = Vec::new();
     let mut workshops = Vec::new();
-    for (name, erp) in [("demo-au2office", ErpType::Au2office), ("demo-admanager", ErpType::Admanager)] {
+    for (name, erp) in [
+        ("demo-au2office", ErpType::Au2office),
+        ("demo-admanager", ErpType::Admanager),
+    ] {
         let sandbox_url = start_sandbox(erp)?;
         seed(&client, &sandbox_url).await?;
         let mut tuning = demo_tuning();
         tuning.max_attempts = 3;
-        let settings = settings_from(name.into(), erp, sandbox_url.clone(), WebDriverEndpoint::Spawn, data_dir.clone(), &tuning);
-        let ws = workshop::start(settings, cipher.clone()).with_context(|| format!("cannot start workshop {name}"))?;
+        let settings = settings_from(
+            name.into(),
+            erp,
+            sandbox_url.clone(),
+            WebDriverEndpoint::Spawn,
+            data_dir.clone(),
+            &tuning,
+        );
+        let ws = workshop::start(settings, cipher.clone())
+            .with_context(|| format!("cannot start workshop {name}"))?;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let api_url = format!("http://{}", listener.local_addr()?);
         let kill: KillSwitch = std::sync::Arc::new(|| {});
-        let server = http::serve(ApiState { workshop: ws.clone(), admin: AdminToken::from_env(), kill }, listener)?;
+        let server = http::serve(
+            ApiState {
+                workshop: ws.clone(),
+                admin: AdminToken::from_env(),
+                kill,
+            },
+            listener,
+        )?;
         actix_rt::spawn(server);
-        announce(&format!("{name}: sandbox {erp} at {sandbox_url} (user {USER}), workshop API at {api_url}"));
-        running.push(Running { name: name.into(), erp, sandbox_url, api_url });
+        announce(&format!(
+            "{name}: sandbox {erp} at {sandbox_url} (user {USER}), workshop API at {api_url}"
+        ));
+        running.push(Running {
+            name: name.into(),
+            erp,
+            sandbox_url,
+            api_url,
+        });
         workshops.push(ws);
     }
     for r in &running {
@@ -86,7 +113,11 @@ fn demo_tuning() -> Tuning {
 fn start_sandbox(erp: ErpType) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
-    let opts = SandboxOptions { erp, data: None, session_idle: Duration::from_secs(900) };
+    let opts = SandboxOptions {
+        erp,
+        data: None,
+        session_idle: Duration::from_secs(900),
+    };
     actix_rt::spawn(async move {
         if let Err(e) = sandbox::run(opts, listener, std::future::pending()).await {
             tracing::error!(error = %e, "sandbox stopped");
@@ -97,8 +128,16 @@ fn start_sandbox(erp: ErpType) -> anyhow::Result<String> {
 
 async fn seed(client: &reqwest::Client, sandbox: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while client.get(format!("{sandbox}/_sandbox/health")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "sandbox at {sandbox} did not come up");
+    while client
+        .get(format!("{sandbox}/_sandbox/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "sandbox at {sandbox} did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let posts = [
@@ -106,10 +145,18 @@ async fn seed(client: &reqwest::Client, sandbox: &str) -> anyhow::Result<()> {
         ("cases", json!({"case_id": "558", "status": "open"})),
         ("cases", json!({"case_id": "0559", "status": "open"})),
         ("items", json!({"item_no": "10", "name": "Motorolie 5W-30"})),
-        ("items", json!({"item_no": "0042", "name": "Gearolie 75W-90"})),
+        (
+            "items",
+            json!({"item_no": "0042", "name": "Gearolie 75W-90"}),
+        ),
     ];
     for (what, body) in posts {
-        client.post(format!("{sandbox}/_sandbox/{what}")).json(&body).send().await?.error_for_status()?;
+        client
+            .post(format!("{sandbox}/_sandbox/{what}"))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
     }
     Ok(())
 }
@@ -131,16 +178,26 @@ fn samples(r: &Running) -> Vec<Value> {
 async fn post_samples(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
     for body in samples(r) {
         // As the original client does: the order as a JSON-encoded string.
-        let answer = client.post(format!("{}/create", r.api_url)).body(serde_json::to_string(&body.to_string())?).send().await?;
+        let answer = client
+            .post(format!("{}/create", r.api_url))
+            .body(serde_json::to_string(&body.to_string())?)
+            .send()
+            .await?;
         let status = answer.status();
         let text = answer.text().await?;
-        announce(&format!("{}: POST /create {} item {} -> {status} {text}", r.name, body["unique_id"], body["product_nr"]));
+        announce(&format!(
+            "{}: POST /create {} item {} -> {status} {text}",
+            r.name, body["unique_id"], body["product_nr"]
+        ));
     }
     Ok(())
 }
 
 async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
-    let ids: Vec<String> = samples(r).iter().map(|b| b["unique_id"].as_str().unwrap_or("").to_string()).collect();
+    let ids: Vec<String> = samples(r)
+        .iter()
+        .map(|b| b["unique_id"].as_str().unwrap_or("").to_string())
+        .collect();
     let mut last: Vec<String> = vec![String::new(); ids.len()];
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -148,29 +205,59 @@ async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
         for (i, id) in ids.iter().enumerate() {
             let url = format!("{}/check_order_status?unique_id={id}", r.api_url);
             let v: Value = client.get(url).send().await?.json().await?;
-            let line = format!("{} {}", v["status"].as_str().unwrap_or("?"), v["reason"].as_str().unwrap_or(""));
+            let line = format!(
+                "{} {}",
+                v["status"].as_str().unwrap_or("?"),
+                v["reason"].as_str().unwrap_or("")
+            );
             if line != last[i] {
                 announce(&format!("{}: order {id}: {line}", r.name));
                 last[i] = line;
             }
-            done &= matches!(v["status"].as_str(), Some("completed" | "failed" | "bad request"));
+            done &= matches!(
+                v["status"].as_str(),
+                Some("completed" | "failed" | "bad request")
+            );
         }
         if done || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let lines: Value = client.get(format!("{}/_sandbox/cases/558/lines", r.sandbox_url)).send().await?.json().await?;
-    announce(&format!("{}: lines now on case 558 in the sandbox: {lines}", r.name));
+    let lines: Value = client
+        .get(format!("{}/_sandbox/cases/558/lines", r.sandbox_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    announce(&format!(
+        "{}: lines now on case 558 in the sandbox: {lines}",
+        r.name
+    ));
     Ok(())
 }
 
 fn print_where_to_look(running: &[Running], data_dir: &std::path::Path) {
     announce("\nWhere to look:");
     for r in running {
-        announce(&format!("  {}: {}/queue?type=error, {}/metrics", r.name, r.api_url, r.api_url));
-        announce(&format!("    log: oilmat-erp events {} --data-dir {}", r.name, data_dir.display()));
-        announce(&format!("    why an order failed: oilmat-erp replay {} --data-dir {} --unique-id {}-4", r.name, data_dir.display(), r.erp));
-        announce(&format!("    evidence (screenshots, page sources): {}", data_dir.join(&r.name).join("evidence").display()));
+        announce(&format!(
+            "  {}: {}/queue?type=error, {}/metrics",
+            r.name, r.api_url, r.api_url
+        ));
+        announce(&format!(
+            "    log: oilmat-erp events {} --data-dir {}",
+            r.name,
+            data_dir.display()
+        ));
+        announce(&format!(
+            "    why an order failed: oilmat-erp replay {} --data-dir {} --unique-id {}-4",
+            r.name,
+            data_dir.display(),
+            r.erp
+        ));
+        announce(&format!(
+            "    evidence (screenshots, page sources): {}",
+            data_dir.join(&r.name).join("evidence").display()
+        ));
     }
 }

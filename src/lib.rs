@@ -11,13 +11,13 @@
 //! - [`secrets`]: credentials encrypted at rest.
 //! - [`cli`]: the command line.
 
-pub mod erp;
-pub mod event_log;
-pub mod secrets;
-pub mod http;
-pub mod telemetry;
-pub mod workshop;
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod erp;
+pub mod event_log;
+pub mod http;
+pub mod secrets;
 pub mod support;
+pub mod telemetry;
+pub mod workshop;

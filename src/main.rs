@@ -7,6 +7,7 @@ use oilmat_erp::{app, demo, support, telemetry};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::logging::init();
+    telemetry::logging::install_panic_hook();
     let result = match cli.command {
         Cmd::Workshop(args) => app::run_workshop(args),
         Cmd::Sandbox(args) => app::run_sandbox(args),

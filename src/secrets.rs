@@ -186,7 +186,9 @@ mod tests {
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(cipher.open(&sealed, "order/1").unwrap(), b"hunter2");
         assert!(cipher.open(&sealed, "order/2").is_err());
-        assert!(Cipher::from_key(&[8u8; 32]).open(&sealed, "order/1").is_err());
+        assert!(Cipher::from_key(&[8u8; 32])
+            .open(&sealed, "order/1")
+            .is_err());
     }
 
     #[test]
@@ -194,7 +196,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let a = Cipher::load(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let b = Cipher::load(dir.path()).unwrap();
         assert_eq!(b.open(&a.seal(b"x", "c"), "c").unwrap(), b"x");

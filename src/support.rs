@@ -17,7 +17,10 @@ pub fn read_log(data_dir: &Path, workshop: &str) -> anyhow::Result<Vec<Event>> {
     crate::workshop::validate_name(workshop).map_err(anyhow::Error::msg)?;
     let dir = data_dir.join(workshop);
     if !dir.join("log").is_dir() {
-        bail!("no event log for workshop {workshop:?} under {}", data_dir.display());
+        bail!(
+            "no event log for workshop {workshop:?} under {}",
+            data_dir.display()
+        );
     }
     match FolderLock::acquire(&dir) {
         Ok(_lock) => read_store(&dir.join("log")),
@@ -34,7 +37,11 @@ fn read_store(log_dir: &Path) -> anyhow::Result<Vec<Event>> {
 
 /// Copies a live log aside and reads the copy (fjall recovers a torn tail).
 fn read_snapshot(log_dir: &Path) -> anyhow::Result<Vec<Event>> {
-    let copy = std::env::temp_dir().join(format!("oilmat-snapshot-{}-{}", std::process::id(), crate::workshop::new_trace_id()));
+    let copy = std::env::temp_dir().join(format!(
+        "oilmat-snapshot-{}-{}",
+        std::process::id(),
+        crate::workshop::new_trace_id()
+    ));
     copy_dir(log_dir, &copy).with_context(|| format!("cannot snapshot {}", log_dir.display()))?;
     let events = read_store(&copy);
     let _ = std::fs::remove_dir_all(&copy);
@@ -64,7 +71,11 @@ pub fn timestamp(ms: u64) -> String {
 
 /// One event as a line of text.
 pub fn describe(event: &Event) -> String {
-    let id = event.unique_id.as_deref().map(|id| format!(" id={id}")).unwrap_or_default();
+    let id = event
+        .unique_id
+        .as_deref()
+        .map(|id| format!(" id={id}"))
+        .unwrap_or_default();
     let detail = match &event.kind {
         EventKind::Received { order, .. } => format!(
             "case={} item={} amount={}",
@@ -72,11 +83,26 @@ pub fn describe(event: &Event) -> String {
         ),
         EventKind::BadRequest { reason } => format!("reason={reason:?}"),
         EventKind::Processing { attempt } => format!("attempt={attempt}"),
-        EventKind::Completed { attempt, already_present, duration_ms } => format!(
+        EventKind::Completed {
+            attempt,
+            already_present,
+            duration_ms,
+        } => format!(
             "attempt={attempt} {} in {duration_ms} ms",
-            if *already_present { "already on the case" } else { "line added" }
+            if *already_present {
+                "already on the case"
+            } else {
+                "line added"
+            }
         ),
-        EventKind::Failed { reason, is_final, attempt, screenshot, page_source, duration_ms } => {
+        EventKind::Failed {
+            reason,
+            is_final,
+            attempt,
+            screenshot,
+            page_source,
+            duration_ms,
+        } => {
             let mut s = format!(
                 "attempt={attempt} {} reason={reason:?} after {duration_ms} ms",
                 if *is_final { "final" } else { "retryable" }
@@ -86,17 +112,33 @@ pub fn describe(event: &Event) -> String {
             }
             s
         }
-        EventKind::RetryScheduled { next_attempt, at_ms } => {
+        EventKind::RetryScheduled {
+            next_attempt,
+            at_ms,
+        } => {
             format!("attempt {next_attempt} at {}", timestamp(*at_ms))
         }
         EventKind::Cleared { queue } => format!("from the {} queue", queue.as_str()),
         EventKind::WorkerStarted { by_operator } | EventKind::WorkerStopped { by_operator } => {
-            if *by_operator { "by an operator".into() } else { String::new() }
+            if *by_operator {
+                "by an operator".into()
+            } else {
+                String::new()
+            }
         }
         EventKind::Requeued => String::new(),
     };
-    let trace = event.trace_id.as_deref().map(|t| format!(" trace={t}")).unwrap_or_default();
-    format!("#{:<6} {} {:<16}{id} {detail}{trace}", event.seq, timestamp(event.ts_ms), event.kind.name())
+    let trace = event
+        .trace_id
+        .as_deref()
+        .map(|t| format!(" trace={t}"))
+        .unwrap_or_default();
+    format!(
+        "#{:<6} {} {:<16}{id} {detail}{trace}",
+        event.seq,
+        timestamp(event.ts_ms),
+        event.kind.name()
+    )
 }
 
 struct EventFilter {
@@ -110,27 +152,42 @@ impl EventFilter {
         let since_ms = match &args.since {
             Some(text) => Some(
                 DateTime::parse_from_rfc3339(text)
-                    .with_context(|| format!("--since {text:?}: expected RFC 3339, e.g. 2026-11-28T10:00:00Z"))?
+                    .with_context(|| {
+                        format!("--since {text:?}: expected RFC 3339, e.g. 2026-11-28T10:00:00Z")
+                    })?
                     .timestamp_millis()
                     .max(0) as u64,
             ),
             None => None,
         };
-        let statuses = ["received", "processing", "completed", "bad request", "failed"];
+        let statuses = [
+            "received",
+            "processing",
+            "completed",
+            "bad request",
+            "failed",
+        ];
         if let Some(s) = &args.status {
             if !statuses.contains(&s.as_str()) {
                 bail!("--status {s:?}: expected one of {}", statuses.join(", "));
             }
         }
-        Ok(EventFilter { unique_id: args.unique_id.clone(), since_ms, status: args.status.clone() })
+        Ok(EventFilter {
+            unique_id: args.unique_id.clone(),
+            since_ms,
+            status: args.status.clone(),
+        })
     }
 
     fn keeps(&self, event: &Event, views: &Views) -> bool {
         let id = event.unique_id.as_deref();
-        self.unique_id.as_deref().is_none_or(|want| id == Some(want))
+        self.unique_id
+            .as_deref()
+            .is_none_or(|want| id == Some(want))
             && self.since_ms.is_none_or(|since| event.ts_ms >= since)
             && self.status.as_deref().is_none_or(|want| {
-                id.and_then(|id| views.order(id)).is_some_and(|o| o.status.as_str() == want)
+                id.and_then(|id| views.order(id))
+                    .is_some_and(|o| o.status.as_str() == want)
             })
     }
 }
@@ -164,7 +221,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let events = read_log(&args.data.data_dir, &args.workshop)?;
     let views = Views::from_events(&events);
     match &args.unique_id {
-        Some(id) => print_timeline(&args.data.data_dir.join(&args.workshop), id, &events, &views),
+        Some(id) => print_timeline(
+            &args.data.data_dir.join(&args.workshop),
+            id,
+            &events,
+            &views,
+        ),
         None => {
             print_summary(&args.workshop, &views);
             Ok(())
@@ -174,17 +236,37 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 
 fn print_summary(workshop: &str, views: &Views) {
     let c = &views.counters;
-    println!("workshop {workshop}: {} events, {} orders", views.last_seq, views.orders.len());
+    println!(
+        "workshop {workshop}: {} events, {} orders",
+        views.last_seq,
+        views.orders.len()
+    );
     println!(
         "  received {}  completed {}  failed {}  bad requests {}  cleared {}  attempts {} (retries {})",
         c.received, c.completed, c.failed, c.bad_requests, c.cleared, c.attempts, c.retries
     );
-    println!("  worker: {}", if views.worker_wanted { "runs at start" } else { "stopped by an operator" });
+    println!(
+        "  worker: {}",
+        if views.worker_wanted {
+            "runs at start"
+        } else {
+            "stopped by an operator"
+        }
+    );
     for kind in [QueueKind::Task, QueueKind::Error] {
         println!("{} queue ({}):", kind.as_str(), views.queue_len(kind));
         for o in views.queue(kind) {
-            let reason = o.reason.as_deref().map(|r| format!(" reason={r:?}")).unwrap_or_default();
-            println!("  {} {} attempt={}{reason}", o.unique_id, o.status.as_str(), o.attempt);
+            let reason = o
+                .reason
+                .as_deref()
+                .map(|r| format!(" reason={r:?}"))
+                .unwrap_or_default();
+            println!(
+                "  {} {} attempt={}{reason}",
+                o.unique_id,
+                o.status.as_str(),
+                o.attempt
+            );
         }
     }
 }
@@ -193,23 +275,54 @@ fn print_timeline(dir: &Path, id: &str, events: &[Event], views: &Views) -> anyh
     let Some(order) = views.order(id) else {
         bail!("no order with unique_id {id:?} in this log");
     };
-    println!("order {id}: {}{}", order.status.as_str(), order.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default());
+    println!(
+        "order {id}: {}{}",
+        order.status.as_str(),
+        order
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
     if let Some(trace) = &order.trace_id {
         println!("trace id: {trace}");
     }
-    let mine: Vec<&Event> = events.iter().filter(|e| e.unique_id.as_deref() == Some(id)).collect();
+    let mine: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.unique_id.as_deref() == Some(id))
+        .collect();
     let first = mine.first().map_or(0, |e| e.ts_ms);
     for event in &mine {
-        println!("  +{:>8.3}s {}", event.ts_ms.saturating_sub(first) as f64 / 1000.0, describe(event));
-        if let EventKind::Failed { screenshot, page_source, .. } = &event.kind {
+        println!(
+            "  +{:>8.3}s {}",
+            event.ts_ms.saturating_sub(first) as f64 / 1000.0,
+            describe(event)
+        );
+        if let EventKind::Failed {
+            screenshot,
+            page_source,
+            ..
+        } = &event.kind
+        {
             for path in [screenshot, page_source].into_iter().flatten() {
-                let exists = if dir.join(path).is_file() { "present" } else { "missing" };
-                println!("              evidence {} ({exists})", dir.join(path).display());
+                let exists = if dir.join(path).is_file() {
+                    "present"
+                } else {
+                    "missing"
+                };
+                println!(
+                    "              evidence {} ({exists})",
+                    dir.join(path).display()
+                );
             }
         }
     }
     if let (Some(a), Some(b)) = (mine.first(), mine.last()) {
-        println!("  total {:.3} s over {} events", b.ts_ms.saturating_sub(a.ts_ms) as f64 / 1000.0, mine.len());
+        println!(
+            "  total {:.3} s over {} events",
+            b.ts_ms.saturating_sub(a.ts_ms) as f64 / 1000.0,
+            mine.len()
+        );
     }
     Ok(())
 }

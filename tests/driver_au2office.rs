@@ -43,7 +43,10 @@ async fn books_a_line_once_and_recognises_it_again() {
 
     assert_eq!(bench.book(&first).await, Ok(Booked::Added));
     assert_eq!(bench.book(&first).await, Ok(Booked::AlreadyPresent));
-    assert_eq!(bench.book(&order("u-2", "0042", "0815", "5")).await, Ok(Booked::Added));
+    assert_eq!(
+        bench.book(&order("u-2", "0042", "0815", "5")).await,
+        Ok(Booked::Added)
+    );
 
     let lines = bench.sandbox.lines("1001").await;
     assert_eq!(lines, vec![("0815".into(), 4.5, "OilMat u-1".into())]);
@@ -54,15 +57,45 @@ async fn books_a_line_once_and_recognises_it_again() {
 }
 
 #[tokio::test]
+async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
+    let mut bench = bench(STEP).await;
+    assert_eq!(
+        bench.book(&order("u-1", "1001", "0815", "1")).await,
+        Ok(Booked::Added)
+    );
+    let old_pid = bench.browser.chromedriver_pid().expect("pid");
+    let old_profile = bench.browser.profile_dir().expect("profile").to_path_buf();
+    erp_support::kill_group(old_pid);
+
+    assert_eq!(
+        bench.book(&order("u-2", "1001", "0815", "2")).await,
+        Ok(Booked::Added)
+    );
+    assert_eq!(bench.browser.restarts(), 1);
+    assert_ne!(bench.browser.chromedriver_pid(), Some(old_pid));
+    assert!(!old_profile.exists());
+    assert_eq!(bench.sandbox.lines("1001").await.len(), 2);
+    bench.close().await;
+}
+
+#[tokio::test]
 async fn final_failures_carry_their_reasons() {
     let mut bench = bench(STEP).await;
-    let wrong = bench.book_as(&order("u-1", "1001", "0815", "1"), "forkert").await;
+    let wrong = bench
+        .book_as(&order("u-1", "1001", "0815", "1"), "forkert")
+        .await;
     assert_eq!(final_reason(wrong), "login failed");
 
     let unknown_item = bench.book(&order("u-2", "1001", "9999", "1")).await;
-    assert_eq!(final_reason(unknown_item), "unknown item: Ukendt varenummer");
+    assert_eq!(
+        final_reason(unknown_item),
+        "unknown item: Ukendt varenummer"
+    );
     let unknown_case = bench.book(&order("u-3", "7777", "0815", "1")).await;
-    assert_eq!(final_reason(unknown_case), "unknown case: Sagen findes ikke");
+    assert_eq!(
+        final_reason(unknown_case),
+        "unknown case: Sagen findes ikke"
+    );
     let closed = bench.book(&order("u-4", "2002", "0815", "1")).await;
     assert!(final_reason(closed).starts_with("closed case: "));
     let bad_amount = bench.book(&order("u-5", "1001", "0815", "-1")).await;
@@ -73,8 +106,14 @@ async fn final_failures_carry_their_reasons() {
     let evidence_dir = std::env::temp_dir().join(format!("oilmat-evidence-{}", std::process::id()));
     let driver = bench.browser.driver().await.expect("driver");
     let evidence = capture_evidence(driver, &evidence_dir, "u-4/attempt 1").await;
-    assert!(evidence.screenshot.as_ref().is_some_and(|p| p.is_file()), "{evidence:?}");
-    assert!(evidence.page_source.as_ref().is_some_and(|p| p.is_file()), "{evidence:?}");
+    assert!(
+        evidence.screenshot.as_ref().is_some_and(|p| p.is_file()),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence.page_source.as_ref().is_some_and(|p| p.is_file()),
+        "{evidence:?}"
+    );
     let _ = std::fs::remove_dir_all(evidence_dir);
     bench.close().await;
 }
@@ -82,10 +121,16 @@ async fn final_failures_carry_their_reasons() {
 #[tokio::test]
 async fn expired_sessions_are_logged_into_again() {
     let mut bench = bench(STEP).await;
-    assert_eq!(bench.book(&order("u-1", "1001", "0815", "1")).await, Ok(Booked::Added));
+    assert_eq!(
+        bench.book(&order("u-1", "1001", "0815", "1")).await,
+        Ok(Booked::Added)
+    );
 
     bench.sandbox.faults(json!({"expire_sessions": true})).await;
-    assert_eq!(bench.book(&order("u-2", "1001", "0815", "2")).await, Ok(Booked::Added));
+    assert_eq!(
+        bench.book(&order("u-2", "1001", "0815", "2")).await,
+        Ok(Booked::Added)
+    );
 
     // Expire the session while the driver waits for the item lookup: the
     // save lands on the login page, and the driver starts over.
@@ -103,10 +148,19 @@ async fn expired_sessions_are_logged_into_again() {
             .await
             .expect("expire");
     });
-    assert_eq!(bench.book(&order("u-3", "1001", "0815", "3")).await, Ok(Booked::Added));
+    assert_eq!(
+        bench.book(&order("u-3", "1001", "0815", "3")).await,
+        Ok(Booked::Added)
+    );
     expire.await.expect("expired");
 
-    let references: Vec<_> = bench.sandbox.lines("1001").await.into_iter().map(|l| l.2).collect();
+    let references: Vec<_> = bench
+        .sandbox
+        .lines("1001")
+        .await
+        .into_iter()
+        .map(|l| l.2)
+        .collect();
     assert_eq!(references, ["OilMat u-1", "OilMat u-2", "OilMat u-3"]);
     bench.close().await;
 }
@@ -128,9 +182,17 @@ async fn a_failed_save_is_retryable_and_the_retry_books_once() {
 
 #[tokio::test]
 async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
-    let mut bench = bench(Duration::from_secs(3)).await;
+    let mut bench = bench(STEP).await;
+    // Warm up (browser start, login) with the long step timeout, so that
+    // only the unconfirmed save can run into the short one.
+    let warm_up = order("u-0", "0042", "0815", "1");
+    assert_eq!(bench.book(&warm_up).await, Ok(Booked::Added));
+    bench.step_timeout = Duration::from_secs(3);
     let dispense = order("u-1", "1001", "0815", "4.5");
-    bench.sandbox.faults(json!({"store_without_confirm": 1})).await;
+    bench
+        .sandbox
+        .faults(json!({"store_without_confirm": 1}))
+        .await;
 
     let reason = retryable_reason(bench.book(&dispense).await);
     assert_eq!(reason, "timeout: confirm save");

@@ -36,9 +36,18 @@ fn arb_command() -> impl Strategy<Value = Command> {
             reason: "missing field case_id".into(),
             trace_id: None,
         }),
-        id.clone().prop_map(|unique_id| Command::StartAttempt { unique_id, trace_id: None }),
+        id.clone().prop_map(|unique_id| Command::StartAttempt {
+            unique_id,
+            trace_id: None
+        }),
         (id.clone(), 1u32..5, any::<bool>()).prop_map(|(unique_id, attempt, already_present)| {
-            Command::Complete { unique_id, attempt, already_present, duration_ms: 5, trace_id: None }
+            Command::Complete {
+                unique_id,
+                attempt,
+                already_present,
+                duration_ms: 5,
+                trace_id: None,
+            }
         }),
         (id.clone(), 1u32..5, any::<bool>()).prop_map(move |(unique_id, attempt, retryable)| {
             Command::Fail {
@@ -56,13 +65,18 @@ fn arb_command() -> impl Strategy<Value = Command> {
         prop_oneof![Just(QueueKind::Task), Just(QueueKind::Error)]
             .prop_map(|queue| Command::Clear { queue }),
         prop::option::of(id).prop_map(|unique_id| Command::Requeue { unique_id }),
-        (any::<bool>(), any::<bool>())
-            .prop_map(|(running, by_operator)| Command::Worker { running, by_operator }),
+        (any::<bool>(), any::<bool>()).prop_map(|(running, by_operator)| Command::Worker {
+            running,
+            by_operator
+        }),
     ]
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 proptest! {
@@ -102,5 +116,8 @@ fn a_second_process_cannot_open_a_locked_workshop() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Journal::open(dir.path()).unwrap();
     let second = Journal::open(dir.path());
-    assert!(matches!(second, Err(oilmat_erp::event_log::Error::Locked(_))));
+    assert!(matches!(
+        second,
+        Err(oilmat_erp::event_log::Error::Locked(_))
+    ));
 }

@@ -5,8 +5,8 @@
 use thirtyfour::prelude::*;
 
 use super::driver::{
-    click, css, fill, holds, text_of, url_component, Booked, Cond, ErpUi, Error, Flow, Job,
-    LoginProbe, Result,
+    click, css, fill, holds, on_login_page, text_of, url_component, Booked, Cond, ErpUi, Error,
+    Flow, Job, LoginProbe, Result,
 };
 
 /// How admanager's login page is recognised (also inside the lines frame).
@@ -16,6 +16,7 @@ const LOGIN: LoginProbe = LoginProbe {
 };
 
 const LINE_NOTES: &str = "table#gridLines tr.line td.note";
+const ADD_BUTTON: &str = "input#btnTilfoej";
 /// A refusal shown on the page or in the frame after a post.
 const VALIDATION_ERROR: &str = "span.field-validation-error";
 
@@ -59,7 +60,7 @@ impl ErpUi for Admanager {
         }
         fill(driver, css("input#UserName"), &job.creds.username).await?;
         fill(driver, css("input#Password"), &job.creds.password).await?;
-        click(driver, css("input#btnLogin")).await?;
+        click(driver, css("input#btnLogin"), "login").await?;
         let outcome = [
             Cond::Present(css("div#menu")),
             Cond::HasText(css("span.validation-summary-errors")),
@@ -104,7 +105,7 @@ async fn open_lines_frame(job: &Job<'_>) -> Result<Option<bool>> {
         .enter_frame()
         .await?;
     let content = [
-        Cond::Present(css("input#btnTilfoej")),
+        Cond::Present(css(ADD_BUTTON)),
         Cond::Present(css("div#locked")),
     ];
     let seen = job.wait(&content, Some(&LOGIN), "open lines").await?;
@@ -119,19 +120,46 @@ async fn add_line(job: &Job<'_>) -> Result<Flow> {
     }
     fill(driver, css("input#txtAntal"), &job.amount).await?;
     fill(driver, css("input#txtNote"), &job.reference).await?;
-    click(driver, css("input#btnTilfoej")).await?;
+    let add = driver.find(css(ADD_BUTTON)).await?;
+    click(driver, css(ADD_BUTTON), "confirm save").await?;
     let saved = [
         Cond::TextIs(css(LINE_NOTES), job.reference.clone()),
         Cond::HasText(css(VALIDATION_ERROR)),
+        Cond::Gone(add),
     ];
     match job.wait(&saved, Some(&LOGIN), "confirm save").await? {
         None => Ok(Flow::LoginPage),
         Some(0) => Ok(Flow::Done(Booked::Added)),
-        Some(_) => {
-            let text = text_of(job.driver, css(VALIDATION_ERROR), "unexplained error").await;
-            Err(Error::Retryable(format!("erp server error: {text}")))
-        }
+        Some(1) => Err(refusal(job).await),
+        Some(_) => reloaded(job).await,
     }
+}
+
+/// The frame reloaded; decides what its new page says about the save.
+async fn reloaded(job: &Job<'_>) -> Result<Flow> {
+    let driver = job.driver;
+    if holds(
+        driver,
+        &Cond::TextIs(css(LINE_NOTES), job.reference.clone()),
+    )
+    .await?
+    {
+        return Ok(Flow::Done(Booked::Added));
+    }
+    if holds(driver, &Cond::HasText(css(VALIDATION_ERROR))).await? {
+        return Err(refusal(job).await);
+    }
+    if on_login_page(driver, &LOGIN).await? {
+        return Ok(Flow::LoginPage);
+    }
+    let text = text_of(driver, css("h1"), "lines frame reloaded without the line").await;
+    Err(Error::Retryable(format!("erp server error: {text}")))
+}
+
+/// Retryable `erp server error: <the frame's validation message>`.
+async fn refusal(job: &Job<'_>) -> Error {
+    let text = text_of(job.driver, css(VALIDATION_ERROR), "unexplained error").await;
+    Error::Retryable(format!("erp server error: {text}"))
 }
 
 /// Types the item number and waits for the lookup: `true` = item known,

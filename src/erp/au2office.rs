@@ -61,7 +61,7 @@ impl ErpUi for Au2office {
         }
         fill(driver, css(USERNAME), &job.creds.username).await?;
         fill(driver, css(PASSWORD), &job.creds.password).await?;
-        click(driver, css("button#login-button")).await?;
+        click(driver, css("button#login-button"), "login").await?;
         let outcome = [
             Cond::Present(css("nav#main-nav")),
             Cond::HasText(css("div.alert-danger")),
@@ -107,7 +107,7 @@ async fn open_case(job: &Job<'_>) -> Result<Option<bool>> {
 /// Adds the line through the dialog and waits until the table shows it.
 async fn add_line(job: &Job<'_>) -> Result<Flow> {
     let driver = job.driver;
-    click(driver, css("button#add-line")).await?;
+    click(driver, css("button#add-line"), "line dialog").await?;
     let dialog = [Cond::Shown(css("div#line-dialog input#line-item-no"))];
     let opened = job.wait(&dialog, Some(&LOGIN), "line dialog").await?;
     if opened.is_none() || !look_up_item(job).await? {
@@ -115,7 +115,7 @@ async fn add_line(job: &Job<'_>) -> Result<Flow> {
     }
     fill(driver, css("input#line-qty"), &job.amount).await?;
     fill(driver, css("input#line-reference"), &job.reference).await?;
-    click(driver, css("button#line-save")).await?;
+    click(driver, css("button#line-save"), "confirm save").await?;
     confirm_save(job).await
 }
 

@@ -12,7 +12,7 @@ use thirtyfour::prelude::*;
 use super::{admanager, au2office, ErpType};
 
 /// How often a wait looks at the page again.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(75);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Logins one call may do after the first one, before it gives up.
 pub const MAX_RELOGINS: u32 = 3;
@@ -221,6 +221,8 @@ pub enum Cond {
     /// An element matching the selector has exactly this text (trimmed
     /// `textContent`).
     TextIs(By, String),
+    /// This element is gone from the page (its document was replaced).
+    Gone(WebElement),
     /// A native JavaScript alert is open (list it first: while an alert is
     /// open, element lookups fail).
     Alert,
@@ -333,6 +335,11 @@ pub async fn holds(driver: &WebDriver, cond: &Cond) -> Result<bool> {
             })
             .await
         }
+        Cond::Gone(element) => match element.tag_name().await {
+            Ok(_) => Ok(false),
+            Err(e) if vanished(&e) => Ok(true),
+            Err(e) => Err(e),
+        },
         Cond::Alert => match driver.get_alert_text().await {
             Ok(_) => Ok(true),
             Err(e) if matches!(e.as_inner(), WebDriverErrorInner::NoSuchAlert(_)) => Ok(false),
@@ -413,10 +420,12 @@ pub async fn fill(driver: &WebDriver, by: By, text: impl Into<TypingData>) -> Re
     Ok(())
 }
 
-/// Clicks the element matching `by`.
-pub async fn click(driver: &WebDriver, by: By) -> Result<()> {
-    driver.find(by).await?.click().await?;
-    Ok(())
+/// Clicks the element matching `by`. A click that starts a navigation
+/// waits for it; when that runs into the page-load timeout it is
+/// `timeout: <step>`.
+pub async fn click(driver: &WebDriver, by: By, step: &'static str) -> Result<()> {
+    let element = driver.find(by).await?;
+    element.click().await.map_err(navigation_error(step))
 }
 
 /// Everything one booking call needs, prepared once by [`book_line`].

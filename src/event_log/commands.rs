@@ -209,7 +209,10 @@ fn decide_create(
     has_credentials: bool,
     trace_id: &Option<String>,
 ) -> Decision {
-    if let Some(existing) = views.order(unique_id).filter(|_| !is_free(views, unique_id)) {
+    if let Some(existing) = views
+        .order(unique_id)
+        .filter(|_| !is_free(views, unique_id))
+    {
         return Err(Refusal::Duplicate(Box::new(existing.clone())));
     }
     let kind = EventKind::Received {
@@ -281,7 +284,10 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
     let used_up = order.attempts_in_round >= policy.max_attempts;
     let is_final = !retryable || used_up;
     let reason = if *retryable && used_up {
-        format!("{reason} (gave up after {} attempts)", order.attempts_in_round)
+        format!(
+            "{reason} (gave up after {} attempts)",
+            order.attempts_in_round
+        )
     } else {
         reason.clone()
     };

@@ -278,8 +278,13 @@ impl Writer {
                 event
             })
             .collect();
-        if let (Command::Create { credentials: Some(blob), .. }, Some(first)) =
-            (command, stamped.first())
+        if let (
+            Command::Create {
+                credentials: Some(blob),
+                ..
+            },
+            Some(first),
+        ) = (command, stamped.first())
         {
             if let Some(id) = &first.unique_id {
                 secrets.push((super::commands::credentials_key(id), blob.clone()));
@@ -336,7 +341,10 @@ impl Writer {
     /// The disk failed: stop writing, forget what was staged, reopen later.
     fn fail(&mut self, error: &Error) {
         tracing::error!(%error, dir = %self.log_dir.display(), "event log cannot be written; /create answers 503 until it recovers");
-        self.shared.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .write_errors
+            .fetch_add(1, Ordering::Relaxed);
         self.shared.writable.store(false, Ordering::Relaxed);
         self.store = None;
         self.tentative = self
@@ -368,7 +376,10 @@ impl Writer {
                 FIRST_REOPEN_WAIT
             }
             Err(error) => {
-                self.shared.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .write_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%error, "event log still not writable");
                 (wait * 2).min(MAX_REOPEN_WAIT)
             }

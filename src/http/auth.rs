@@ -32,7 +32,9 @@ impl AdminToken {
     /// May this request use control endpoints?
     pub fn allows(&self, req: &HttpRequest) -> bool {
         match &self.0 {
-            Some(token) => bearer(req).is_some_and(|given| ct_eq(given.as_bytes(), token.expose().as_bytes())),
+            Some(token) => {
+                bearer(req).is_some_and(|given| ct_eq(given.as_bytes(), token.expose().as_bytes()))
+            }
             None => is_loopback(req),
         }
     }

@@ -193,7 +193,14 @@ mod tests {
     fn accepts_numbers_for_fields() {
         let body = r#"{"workshop":"W","case_id":558,"product_nr":10,"product_amount":5,"unique_id":7,"username":"u","password":"p"}"#;
         let order = parse_create(body.as_bytes()).unwrap();
-        assert_eq!((order.case_id.as_str(), order.product_amount.as_str(), order.unique_id.as_str()), ("558", "5", "7"));
+        assert_eq!(
+            (
+                order.case_id.as_str(),
+                order.product_amount.as_str(),
+                order.unique_id.as_str()
+            ),
+            ("558", "5", "7")
+        );
     }
 
     #[test]
@@ -203,8 +210,14 @@ mod tests {
         assert_eq!(err.reason, "missing field case_id");
         assert_eq!(err.unique_id.as_deref(), Some("a"));
         let bad_amount = GOOD.replace("\"4.5\"", "\"lots\"");
-        assert!(parse_create(bad_amount.as_bytes()).unwrap_err().reason.contains("product_amount"));
-        assert!(parse_create(b"[1,2]").unwrap_err().reason.contains("JSON object"));
+        assert!(parse_create(bad_amount.as_bytes())
+            .unwrap_err()
+            .reason
+            .contains("product_amount"));
+        assert!(parse_create(b"[1,2]")
+            .unwrap_err()
+            .reason
+            .contains("JSON object"));
         assert_eq!(parse_create(b"").unwrap_err().unique_id, None);
     }
 
@@ -230,7 +243,12 @@ mod tests {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
                 prop::collection::hash_map(
-                    prop_oneof![Just("unique_id".to_string()), Just("case_id".to_string()), Just("product_amount".to_string()), ".{0,8}"],
+                    prop_oneof![
+                        Just("unique_id".to_string()),
+                        Just("case_id".to_string()),
+                        Just("product_amount".to_string()),
+                        ".{0,8}"
+                    ],
                     inner,
                     0..8
                 )

@@ -39,7 +39,9 @@ struct StatusQuery {
 fn queue_kind(query: &QueueQuery) -> Result<QueueKind> {
     let kind = query.kind.as_deref().unwrap_or("");
     QueueKind::parse(kind).ok_or_else(|| {
-        ApiError::BadRequest(format!("wrong queue type {kind:?}: use type=task or type=error"))
+        ApiError::BadRequest(format!(
+            "wrong queue type {kind:?}: use type=task or type=error"
+        ))
     })
 }
 
@@ -57,7 +59,9 @@ pub fn trace_id_of(req: &HttpRequest) -> String {
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split('-').nth(1))
-        .filter(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) && *id != "0".repeat(32))
+        .filter(|id| {
+            id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) && *id != "0".repeat(32)
+        })
         .map(str::to_ascii_lowercase)
         .unwrap_or_else(crate::workshop::new_trace_id)
 }
@@ -83,7 +87,12 @@ async fn clear_queue(
 ) -> Result<HttpResponse> {
     require_admin(&state, &req)?;
     let kind = queue_kind(&query)?;
-    let cleared = state.workshop.actors.intake.send(ClearQueue(kind)).await??;
+    let cleared = state
+        .workshop
+        .actors
+        .intake
+        .send(ClearQueue(kind))
+        .await??;
     tracing::info!(workshop = %state.workshop.settings.name, queue = kind.as_str(), cleared, "queue cleared");
     Ok(HttpResponse::Ok().json(json!({"cleared": cleared, "type": kind.as_str()})))
 }
@@ -118,7 +127,11 @@ async fn stop_worker(state: web::Data<ApiState>, req: HttpRequest) -> Result<Htt
 }
 
 #[tracing::instrument(name = "POST /create", skip_all, fields(workshop = %state.workshop.settings.name, unique_id, trace_id))]
-async fn create(state: web::Data<ApiState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse> {
+async fn create(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
     if !auth::api_key_ok(&req, state.workshop.settings.api_key.as_ref()) {
         return Err(ApiError::Unauthorized);
     }
@@ -162,8 +175,8 @@ async fn check_order_status(
         .status
         .send(GetStatus(unique_id.trim().to_string()))
         .await?;
-    let (status, reason) =
-        status.ok_or_else(|| ApiError::NotFound(format!("no order with unique_id {unique_id:?}")))?;
+    let (status, reason) = status
+        .ok_or_else(|| ApiError::NotFound(format!("no order with unique_id {unique_id:?}")))?;
     Ok(HttpResponse::Ok().json(json!({
         "unique_id": unique_id.trim(),
         "status": status.as_str(),

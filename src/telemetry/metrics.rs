@@ -35,8 +35,11 @@ impl Default for AttemptTimings {
 
 fn unreachable_hist() -> HistogramVec {
     // The options above are valid; this keeps the code panic-free regardless.
-    HistogramVec::new(HistogramOpts::new("oilmat_invalid", "invalid"), &["workshop", "outcome"])
-        .unwrap_or_else(|_| std::process::abort())
+    HistogramVec::new(
+        HistogramOpts::new("oilmat_invalid", "invalid"),
+        &["workshop", "outcome"],
+    )
+    .unwrap_or_else(|_| std::process::abort())
 }
 
 impl AttemptTimings {
@@ -120,46 +123,147 @@ struct Families {
     queue_depth: IntGaugeVec,
 }
 
-fn counter(name: &str, help: &str, read: fn(&WorkshopSample) -> u64) -> Option<(IntCounterVec, fn(&WorkshopSample) -> u64)> {
-    IntCounterVec::new(Opts::new(name, help), &["workshop"]).ok().map(|c| (c, read))
+fn counter(
+    name: &str,
+    help: &str,
+    read: fn(&WorkshopSample) -> u64,
+) -> Option<(IntCounterVec, fn(&WorkshopSample) -> u64)> {
+    IntCounterVec::new(Opts::new(name, help), &["workshop"])
+        .ok()
+        .map(|c| (c, read))
 }
 
-fn gauge(name: &str, help: &str, read: fn(&WorkshopSample) -> f64) -> Option<(GaugeVec, fn(&WorkshopSample) -> f64)> {
-    GaugeVec::new(Opts::new(name, help), &["workshop"]).ok().map(|g| (g, read))
+fn gauge(
+    name: &str,
+    help: &str,
+    read: fn(&WorkshopSample) -> f64,
+) -> Option<(GaugeVec, fn(&WorkshopSample) -> f64)> {
+    GaugeVec::new(Opts::new(name, help), &["workshop"])
+        .ok()
+        .map(|g| (g, read))
 }
 
 fn families() -> Option<Families> {
     let counters = vec![
-        counter("oilmat_orders_received_total", "Orders accepted and made durable.", |s| s.views.counters.received)?,
-        counter("oilmat_orders_bad_request_total", "Create requests refused for bad input.", |s| s.views.counters.bad_requests)?,
-        counter("oilmat_orders_completed_total", "Orders whose line is on the case.", |s| s.views.counters.completed)?,
-        counter("oilmat_orders_already_present_total", "Completed orders whose line was found already on the case.", |s| s.views.counters.completed_already_present)?,
-        counter("oilmat_orders_failed_total", "Orders failed for good.", |s| s.views.counters.failed)?,
-        counter("oilmat_orders_cleared_total", "Orders cleared from a queue by an operator.", |s| s.views.counters.cleared)?,
-        counter("oilmat_orders_requeued_total", "Orders put back on the task queue.", |s| s.views.counters.requeued)?,
-        counter("oilmat_attempts_total", "Browser attempts started.", |s| s.views.counters.attempts)?,
-        counter("oilmat_retries_total", "Attempts after the first of an order.", |s| s.views.counters.retries)?,
-        counter("oilmat_browser_restarts_total", "Browser sessions replaced after a failure or a panic (since start).", |s| s.browser_restarts)?,
-        counter("oilmat_worker_panics_total", "Attempts that panicked (since start).", |s| s.panics)?,
-        counter("oilmat_event_log_commits_total", "Group commits (one fsync each) since start.", |s| s.commits)?,
-        counter("oilmat_event_log_events_total", "Events appended since start.", |s| s.events)?,
-        counter("oilmat_event_log_write_errors_total", "Failed appends or reopen attempts since start.", |s| s.write_errors)?,
+        counter(
+            "oilmat_orders_received_total",
+            "Orders accepted and made durable.",
+            |s| s.views.counters.received,
+        )?,
+        counter(
+            "oilmat_orders_bad_request_total",
+            "Create requests refused for bad input.",
+            |s| s.views.counters.bad_requests,
+        )?,
+        counter(
+            "oilmat_orders_completed_total",
+            "Orders whose line is on the case.",
+            |s| s.views.counters.completed,
+        )?,
+        counter(
+            "oilmat_orders_already_present_total",
+            "Completed orders whose line was found already on the case.",
+            |s| s.views.counters.completed_already_present,
+        )?,
+        counter(
+            "oilmat_orders_failed_total",
+            "Orders failed for good.",
+            |s| s.views.counters.failed,
+        )?,
+        counter(
+            "oilmat_orders_cleared_total",
+            "Orders cleared from a queue by an operator.",
+            |s| s.views.counters.cleared,
+        )?,
+        counter(
+            "oilmat_orders_requeued_total",
+            "Orders put back on the task queue.",
+            |s| s.views.counters.requeued,
+        )?,
+        counter("oilmat_attempts_total", "Browser attempts started.", |s| {
+            s.views.counters.attempts
+        })?,
+        counter(
+            "oilmat_retries_total",
+            "Attempts after the first of an order.",
+            |s| s.views.counters.retries,
+        )?,
+        counter(
+            "oilmat_browser_restarts_total",
+            "Browser sessions replaced after a failure or a panic (since start).",
+            |s| s.browser_restarts,
+        )?,
+        counter(
+            "oilmat_worker_panics_total",
+            "Attempts that panicked (since start).",
+            |s| s.panics,
+        )?,
+        counter(
+            "oilmat_event_log_commits_total",
+            "Group commits (one fsync each) since start.",
+            |s| s.commits,
+        )?,
+        counter(
+            "oilmat_event_log_events_total",
+            "Events appended since start.",
+            |s| s.events,
+        )?,
+        counter(
+            "oilmat_event_log_write_errors_total",
+            "Failed appends or reopen attempts since start.",
+            |s| s.write_errors,
+        )?,
     ];
     let gauges = vec![
-        gauge("oilmat_event_log_commit_seconds_total", "Time spent in group commits since start.", |s| s.commit_seconds)?,
-        gauge("oilmat_event_log_size_bytes", "Bytes the event log takes on disk.", |s| s.log_bytes as f64)?,
-        gauge("oilmat_event_log_writable", "1 while the event log can be written.", |s| f64::from(u8::from(s.log_writable)))?,
-        gauge("oilmat_worker_running", "1 while the browser worker takes orders.", |s| f64::from(u8::from(s.worker_running)))?,
-        gauge("oilmat_worker_failing", "1 while the worker's recent attempts keep failing for non-order reasons.", |s| f64::from(u8::from(s.worker_failing)))?,
-        gauge("oilmat_oldest_waiting_order_age_seconds", "Age of the oldest order on the task queue.", |s| s.views.oldest_waiting_age)?,
-        gauge("oilmat_last_completed_timestamp_seconds", "When an order last completed (Unix time, 0 never).", |s| s.views.last_completed.map_or(0.0, |t| t as f64 / 1000.0))?,
+        gauge(
+            "oilmat_event_log_commit_seconds_total",
+            "Time spent in group commits since start.",
+            |s| s.commit_seconds,
+        )?,
+        gauge(
+            "oilmat_event_log_size_bytes",
+            "Bytes the event log takes on disk.",
+            |s| s.log_bytes as f64,
+        )?,
+        gauge(
+            "oilmat_event_log_writable",
+            "1 while the event log can be written.",
+            |s| f64::from(u8::from(s.log_writable)),
+        )?,
+        gauge(
+            "oilmat_worker_running",
+            "1 while the browser worker takes orders.",
+            |s| f64::from(u8::from(s.worker_running)),
+        )?,
+        gauge(
+            "oilmat_worker_failing",
+            "1 while the worker's recent attempts keep failing for non-order reasons.",
+            |s| f64::from(u8::from(s.worker_failing)),
+        )?,
+        gauge(
+            "oilmat_oldest_waiting_order_age_seconds",
+            "Age of the oldest order on the task queue.",
+            |s| s.views.oldest_waiting_age,
+        )?,
+        gauge(
+            "oilmat_last_completed_timestamp_seconds",
+            "When an order last completed (Unix time, 0 never).",
+            |s| s.views.last_completed.map_or(0.0, |t| t as f64 / 1000.0),
+        )?,
     ];
     let queue_depth = IntGaugeVec::new(
-        Opts::new("oilmat_queue_depth", "Orders on a queue (task: waiting or in progress; error: failed)."),
+        Opts::new(
+            "oilmat_queue_depth",
+            "Orders on a queue (task: waiting or in progress; error: failed).",
+        ),
         &["workshop", "queue"],
     )
     .ok()?;
-    Some(Families { counters, gauges, queue_depth })
+    Some(Families {
+        counters,
+        gauges,
+        queue_depth,
+    })
 }
 
 /// The Prometheus text for these workshops.
@@ -175,8 +279,12 @@ pub fn render(samples: &[WorkshopSample]) -> String {
         for (g, read) in &f.gauges {
             g.with_label_values(&[&s.workshop]).set(read(s));
         }
-        f.queue_depth.with_label_values(&[&s.workshop, "task"]).set(s.views.task as i64);
-        f.queue_depth.with_label_values(&[&s.workshop, "error"]).set(s.views.error as i64);
+        f.queue_depth
+            .with_label_values(&[&s.workshop, "task"])
+            .set(s.views.task as i64);
+        f.queue_depth
+            .with_label_values(&[&s.workshop, "error"])
+            .set(s.views.error as i64);
     }
     for (c, _) in f.counters {
         let _ = registry.register(Box::new(c));

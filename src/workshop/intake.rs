@@ -17,7 +17,12 @@ pub struct Intake {
 
 impl Intake {
     /// An intake writing to `journal`, sealing order credentials with `cipher`.
-    pub fn new(journal: Journal, cipher: Cipher, workshop: String, has_own_credentials: bool) -> Self {
+    pub fn new(
+        journal: Journal,
+        cipher: Cipher,
+        workshop: String,
+        has_own_credentials: bool,
+    ) -> Self {
         Intake {
             journal,
             cipher,
@@ -178,7 +183,9 @@ impl Handler<Requeue> for Intake {
     fn handle(&mut self, msg: Requeue, _: &mut Self::Context) -> Self::Result {
         let journal = self.journal.clone();
         Box::pin(async move {
-            let executed = journal.execute(Command::Requeue { unique_id: msg.0 }).await?;
+            let executed = journal
+                .execute(Command::Requeue { unique_id: msg.0 })
+                .await?;
             Ok(executed.map(|events| events.len()).unwrap_or(0))
         })
     }

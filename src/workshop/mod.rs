@@ -5,6 +5,7 @@
 //! drivers; the HTTP layers talk to these actors only.
 
 pub mod intake;
+pub mod leftovers;
 pub mod queue;
 pub mod status;
 pub mod supervisor;

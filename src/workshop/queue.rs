@@ -42,7 +42,10 @@ impl Handler<NextOrder> for Queue {
 
     fn handle(&mut self, _: NextOrder, _: &mut Self::Context) -> Self::Result {
         let views = self.journal.views();
-        MessageResult(next_due(views.queue(crate::event_log::QueueKind::Task), now_ms()))
+        MessageResult(next_due(
+            views.queue(crate::event_log::QueueKind::Task),
+            now_ms(),
+        ))
     }
 }
 

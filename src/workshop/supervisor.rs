@@ -29,6 +29,7 @@ pub struct Workshop {
 pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Workshop> {
     super::validate_name(&settings.name).map_err(event_log::Error::NotWritable)?;
     let journal = Journal::open(&settings.dir())?;
+    super::leftovers::reap(&settings.dir());
     let arbiter = Arbiter::new().handle();
     let state = Arc::new(WorkerState::default());
     let run = journal.views().worker_wanted;
@@ -47,6 +48,7 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
         queue,
         cipher,
         state,
+        session_login: std::sync::Mutex::new(None),
     };
     let worker = BrowserWorker::start_in_arbiter(&arbiter, move |_| BrowserWorker::new(ctx, run));
     tracing::info!(workshop = %name, erp = %settings.erp_type, worker = run, "workshop started");

@@ -64,6 +64,8 @@ pub struct WorkerCtx {
     pub cipher: Cipher,
     /// Shared state.
     pub state: Arc<WorkerState>,
+    /// The login the browser session last used (in memory only).
+    pub session_login: std::sync::Mutex<Option<Credentials>>,
 }
 
 /// The browser worker actor.
@@ -277,7 +279,16 @@ async fn record_panic(ctx: &WorkerCtx, unique_id: &str) {
     let attempt = ctx.journal.views().order(unique_id).map(|o| o.attempt);
     if let Some(attempt) = attempt {
         let outcome = Err(driver::Error::Retryable("worker panicked".into()));
-        record_outcome(ctx, unique_id, attempt, None, outcome, Duration::ZERO, EvidencePaths::default()).await;
+        record_outcome(
+            ctx,
+            unique_id,
+            attempt,
+            None,
+            outcome,
+            Duration::ZERO,
+            EvidencePaths::default(),
+        )
+        .await;
     }
 }
 
@@ -299,7 +310,16 @@ async fn attempt(ctx: &WorkerCtx, session: &mut BrowserSession, order: OrderView
             session.reset().await;
         }
     }
-    record_outcome(ctx, &order.unique_id, attempt, Some(trace_id), outcome, elapsed, evidence).await;
+    record_outcome(
+        ctx,
+        &order.unique_id,
+        attempt,
+        Some(trace_id),
+        outcome,
+        elapsed,
+        evidence,
+    )
+    .await;
 }
 
 /// Records the start of an attempt; `None` if the order is no longer due.
@@ -331,6 +351,10 @@ async fn book(
     order: &OrderView,
 ) -> driver::Result<Booked> {
     let credentials = credentials(ctx, order).await?;
+    if switches_login(ctx, &credentials) {
+        // Another ERP user than the session's: start from a fresh browser.
+        session.reset().await;
+    }
     let data = order
         .order
         .as_ref()
@@ -343,11 +367,27 @@ async fn book(
     };
     let settings = &ctx.settings;
     let work = async {
+        let before = session.chromedriver_pid();
+        session
+            .driver()
+            .await
+            .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
+        if session.chromedriver_pid() != before {
+            super::leftovers::record(&settings.dir(), session.chromedriver_pid());
+        }
         let browser = session
             .driver()
             .await
             .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
-        book_line(settings.erp_type, browser, &settings.erp_url, &line, &credentials, settings.step_timeout).await
+        book_line(
+            settings.erp_type,
+            browser,
+            &settings.erp_url,
+            &line,
+            &credentials,
+            settings.step_timeout,
+        )
+        .await
     };
     match tokio::time::timeout(settings.attempt_timeout, work).await {
         Ok(result) => result,
@@ -356,6 +396,17 @@ async fn book(
             settings.attempt_timeout.as_secs()
         ))),
     }
+}
+
+/// Remembers `credentials` as the session's login; true if they differ from the last.
+fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
+    let mut last = ctx
+        .session_login
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let switched = last.as_ref().is_some_and(|l| l != credentials);
+    *last = Some(credentials.clone());
+    switched
 }
 
 /// The ERP login for this order: the integration's own, else the order's.
@@ -380,7 +431,13 @@ async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> driver::Result<Crede
         .map_err(|e| driver::Error::Final(format!("bad input: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&plain)
         .map_err(|_| driver::Error::Final("bad input: credentials unreadable".into()))?;
-    let text = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |k: &str| {
+        value
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     Ok(Credentials {
         username: text("username"),
         password: text("password"),
@@ -429,7 +486,9 @@ async fn record_outcome(
     let command = match outcome {
         Ok(booked) => {
             ctx.state.failing_streak.store(0, Ordering::Relaxed);
-            ctx.state.timings.observe(&ctx.settings.name, "completed", elapsed);
+            ctx.state
+                .timings
+                .observe(&ctx.settings.name, "completed", elapsed);
             Command::Complete {
                 unique_id,
                 attempt,
@@ -444,7 +503,9 @@ async fn record_outcome(
             } else {
                 ctx.state.failing_streak.fetch_add(1, Ordering::Relaxed);
             }
-            ctx.state.timings.observe(&ctx.settings.name, "failed", elapsed);
+            ctx.state
+                .timings
+                .observe(&ctx.settings.name, "failed", elapsed);
             Command::Fail {
                 unique_id,
                 attempt,

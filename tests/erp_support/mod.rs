@@ -42,12 +42,17 @@ impl Sandbox {
         let sandbox = Sandbox {
             erp,
             base,
-            http: reqwest::Client::builder().no_proxy().build().expect("client"),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
             stop: Some(stop),
             thread: Some(thread),
         };
         sandbox.wait_healthy().await;
-        sandbox.post("users", json!({"username": USER, "password": PASSWORD})).await;
+        sandbox
+            .post("users", json!({"username": USER, "password": PASSWORD}))
+            .await;
         sandbox
     }
 
@@ -69,16 +74,22 @@ impl Sandbox {
     pub async fn post(&self, what: &str, body: Value) -> Value {
         let url = format!("{}/_sandbox/{what}", self.base);
         let response = self.http.post(url).json(&body).send().await.expect("post");
-        assert!(response.status().is_success(), "{what} {body}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{what} {body}: {}",
+            response.status()
+        );
         response.json().await.expect("json")
     }
 
     pub async fn case(&self, case_id: &str, status: &str) {
-        self.post("cases", json!({"case_id": case_id, "status": status})).await;
+        self.post("cases", json!({"case_id": case_id, "status": status}))
+            .await;
     }
 
     pub async fn item(&self, item_no: &str, name: &str) {
-        self.post("items", json!({"item_no": item_no, "name": name})).await;
+        self.post("items", json!({"item_no": item_no, "name": name}))
+            .await;
     }
 
     pub async fn faults(&self, faults: Value) {
@@ -88,7 +99,15 @@ impl Sandbox {
     /// The lines on a case as `(item_no, qty, reference)`.
     pub async fn lines(&self, case_id: &str) -> Vec<(String, f64, String)> {
         let url = format!("{}/_sandbox/cases/{case_id}/lines", self.base);
-        let lines: Vec<Value> = self.http.get(url).send().await.expect("get").json().await.expect("json");
+        let lines: Vec<Value> = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         lines
             .iter()
             .map(|l| {
@@ -122,6 +141,10 @@ pub struct Bench {
 
 impl Bench {
     pub async fn start(erp: ErpType, step_timeout: Duration) -> Bench {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let sandbox = Sandbox::start(erp).await;
         let mut config = BrowserConfig::new(WebDriverEndpoint::Spawn);
         config.step_timeout = step_timeout;
@@ -154,7 +177,11 @@ impl Bench {
             self.step_timeout,
         )
         .await;
-        eprintln!("book {} -> {result:?} in {:?}", order.unique_id, started.elapsed());
+        eprintln!(
+            "book {} -> {result:?} in {:?}",
+            order.unique_id,
+            started.elapsed()
+        );
         result
     }
 
@@ -162,7 +189,11 @@ impl Bench {
     /// it started are gone.
     pub async fn close(mut self) {
         let pid = self.browser.chromedriver_pid().expect("chromedriver ran");
-        let profile = self.browser.profile_dir().expect("profile dir").to_path_buf();
+        let profile = self
+            .browser
+            .profile_dir()
+            .expect("profile dir")
+            .to_path_buf();
         self.browser.close().await;
         assert!(!process_exists(pid), "chromedriver {pid} survived close()");
         assert!(!profile.exists(), "profile dir left behind");
@@ -178,6 +209,13 @@ pub fn order(unique_id: &str, case_id: &str, item_no: &str, amount: &str) -> Ord
         item_no: item_no.into(),
         amount: amount.into(),
     }
+}
+
+/// SIGKILLs a process group, as a crash of chromedriver and its browser.
+pub fn kill_group(pgid: u32) {
+    let pgid = libc::pid_t::try_from(pgid).expect("pid");
+    // SAFETY: only sends a signal.
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
 }
 
 /// Whether a process with this pid exists (zombies included).
@@ -197,7 +235,10 @@ pub fn assert_no_process_mentions(dir: &Path) {
         if survivors.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "processes survived: {survivors:?}");
+        assert!(
+            Instant::now() < deadline,
+            "processes survived: {survivors:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -115,7 +115,8 @@ async fn edit_page(
     let body = if known {
         format!(
             "<h2 id=\"workorder-title\">Arbejdskort {}</h2>\n\
-             <iframe id=\"linesFrame\" name=\"linesFrame\" src=\"{}\" width=\"900\" height=\"500\"></iframe>",
+             <iframe id=\"linesFrame\" name=\"linesFrame\" src=\"about:blank\" data-src=\"{}\" \
+             width=\"900\" height=\"500\"></iframe>\n<script>{FRAME_JS}</script>",
             html_escape(&query.id),
             html_escape(&lines_url(&query.id))
         )
@@ -125,6 +126,11 @@ async fn edit_page(
     };
     html(StatusCode::OK, page("AdManager - Arbejdskort", &body))
 }
+
+/// Loads the lines frame only once the page has loaded, so the frame's
+/// content really arrives late (a WebDriver `get` waits for frames in the markup).
+const FRAME_JS: &str = "window.addEventListener('load', () => { \
+    const f = document.getElementById('linesFrame'); f.src = f.dataset.src; });";
 
 /// `GET /WorkOrder/Lines?id=`: the frame's content, after the page delay.
 async fn lines_page(

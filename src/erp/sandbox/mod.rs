@@ -64,23 +64,18 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut state = State::new(opts.session_idle);
-    if let Some(path) = &opts.data {
-        state
-            .apply_seed(read_seed(path)?)
-            .with_context(|| format!("invalid seed data in {}", path.display()))?;
-    }
     let sandbox = Sandbox {
         erp: opts.erp,
-        state: Arc::new(Mutex::new(state)),
+        state: Arc::new(Mutex::new(initial_state(&opts)?)),
     };
     let server = HttpServer::new(move || {
-        let hold = sandbox.clone();
+        let sb = sandbox.clone();
         App::new()
             .app_data(web::Data::new(sandbox.clone()))
             .wrap_fn(move |req, srv| {
-                tracing::debug!(erp = %hold.erp, method = %req.method(), path = %req.path(), "sandbox request");
-                let hang = hold.hang_for(req.path());
+                let (method, path) = (req.method(), req.path());
+                tracing::debug!(erp = %sb.erp, %method, %path, "sandbox request");
+                let hang = sb.hang_for(req.path());
                 let response = srv.call(req);
                 async move {
                     delay(hang).await;
@@ -92,16 +87,28 @@ pub async fn run(
     })
     .workers(1)
     .disable_signals()
-    .shutdown_timeout(1)
     .listen(listener)
     .context("cannot listen for the sandbox ERP")?
     .run();
     let handle = server.handle();
     actix_rt::spawn(async move {
         shutdown.await;
-        handle.stop(true).await;
+        // Not graceful: a sandbox has nothing to drain, and browsers keep idle
+        // connections (and hung saves) open, which would delay every test's teardown.
+        handle.stop(false).await;
     });
     server.await.context("sandbox ERP server failed")
+}
+
+/// The state to start with: empty, or the seed data file's.
+fn initial_state(opts: &SandboxOptions) -> anyhow::Result<State> {
+    let mut state = State::new(opts.session_idle);
+    if let Some(path) = &opts.data {
+        state
+            .apply_seed(read_seed(path)?)
+            .with_context(|| format!("invalid seed data in {}", path.display()))?;
+    }
+    Ok(state)
 }
 
 /// Reads and parses the seed data file.

@@ -1,0 +1,47 @@
+//! A workshop killed with SIGKILL cannot stop its chromedriver. Its process
+//! group id is recorded in the workshop's folder, so the next start of the
+//! workshop finds and kills what the last one left behind.
+
+use std::path::{Path, PathBuf};
+
+const PIDFILE: &str = "chromedriver.pid";
+
+fn pidfile(workshop_dir: &Path) -> PathBuf {
+    workshop_dir.join(PIDFILE)
+}
+
+/// Records the chromedriver process group now in use (`None`: none).
+pub fn record(workshop_dir: &Path, pid: Option<u32>) {
+    let path = pidfile(workshop_dir);
+    let result = match pid {
+        Some(pid) => std::fs::write(&path, pid.to_string()),
+        None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, path = %path.display(), "cannot record the chromedriver pid");
+    }
+}
+
+/// Kills the chromedriver group a previous run left, if it still runs.
+pub fn reap(workshop_dir: &Path) {
+    let path = pidfile(workshop_dir);
+    let Some(pid) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|pid| *pid > 1)
+    else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains("chromedriver") {
+        tracing::warn!(pid, "killing the chromedriver a previous run left behind");
+        // SAFETY: kill has no memory preconditions; the pid was checked to be chromedriver.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    record(workshop_dir, None);
+}

@@ -1,0 +1,176 @@
+//! The admanager driver against the sandbox ERP, through a real chromedriver
+//! and headless Chromium.
+
+mod erp_support;
+
+use std::time::Duration;
+
+use erp_support::{order, Bench};
+use oilmat_erp::erp::driver::{Booked, Error};
+use oilmat_erp::erp::ErpType;
+use serde_json::json;
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn bench() -> Bench {
+    let bench = Bench::start(ErpType::Admanager, STEP).await;
+    bench.sandbox.case("1001", "open").await;
+    bench.sandbox.case("0042", "open").await;
+    bench.sandbox.case("2002", "closed").await;
+    bench.sandbox.item("0815", "Motorolie 5W-30").await;
+    bench
+}
+
+fn final_reason(result: Result<Booked, Error>) -> String {
+    match result {
+        Err(Error::Final(reason)) => reason,
+        other => panic!("expected a final error, got {other:?}"),
+    }
+}
+
+fn retryable_reason(result: Result<Booked, Error>) -> String {
+    match result {
+        Err(Error::Retryable(reason)) => reason,
+        other => panic!("expected a retryable error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn books_a_line_once_and_recognises_it_again() {
+    let mut bench = bench().await;
+    let first = order("u-1", "1001", "0815", "4.5");
+
+    assert_eq!(bench.book(&first).await, Ok(Booked::Added));
+    assert_eq!(bench.book(&first).await, Ok(Booked::AlreadyPresent));
+    assert_eq!(
+        bench.book(&order("u-2", "0042", "0815", "5")).await,
+        Ok(Booked::Added)
+    );
+
+    let lines = bench.sandbox.lines("1001").await;
+    assert_eq!(lines, vec![("0815".into(), 4.5, "OilMat u-1".into())]);
+    let lines = bench.sandbox.lines("0042").await;
+    assert_eq!(lines, vec![("0815".into(), 5.0, "OilMat u-2".into())]);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn final_failures_carry_their_reasons() {
+    let mut bench = bench().await;
+    let wrong = bench
+        .book_as(&order("u-1", "1001", "0815", "1"), "forkert")
+        .await;
+    assert_eq!(final_reason(wrong), "login failed");
+
+    let unknown_item = bench.book(&order("u-2", "1001", "9999", "1")).await;
+    assert_eq!(
+        final_reason(unknown_item),
+        "unknown item: Varenummer findes ikke"
+    );
+    let unknown_case = bench.book(&order("u-3", "7777", "0815", "1")).await;
+    assert_eq!(
+        final_reason(unknown_case),
+        "unknown case: Arbejdskort findes ikke"
+    );
+    let closed = bench.book(&order("u-4", "2002", "0815", "1")).await;
+    assert!(final_reason(closed).starts_with("closed case: "));
+
+    // The alert was handled: the session books normally afterwards.
+    assert_eq!(
+        bench.book(&order("u-6", "1001", "0815", "1")).await,
+        Ok(Booked::Added)
+    );
+    assert_eq!(bench.sandbox.lines("1001").await.len(), 1);
+    assert!(bench.sandbox.lines("2002").await.is_empty());
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn expired_sessions_are_logged_into_again() {
+    let mut bench = bench().await;
+    assert_eq!(
+        bench.book(&order("u-1", "1001", "0815", "1")).await,
+        Ok(Booked::Added)
+    );
+
+    bench.sandbox.faults(json!({"expire_sessions": true})).await;
+    assert_eq!(
+        bench.book(&order("u-2", "1001", "0815", "2")).await,
+        Ok(Booked::Added)
+    );
+
+    // Expire the session while the driver waits for the item lookup: the
+    // frame's post lands on the login page, and the driver starts over.
+    bench.sandbox.faults(json!({"lookup_delay_ms": 1500})).await;
+    let sandbox_base = bench.sandbox.base.clone();
+    let expire = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .post(format!("{sandbox_base}/_sandbox/faults"))
+            .json(&json!({"expire_sessions": true}))
+            .send()
+            .await
+            .expect("expire");
+    });
+    assert_eq!(
+        bench.book(&order("u-3", "1001", "0815", "3")).await,
+        Ok(Booked::Added)
+    );
+    expire.await.expect("expired");
+
+    let references: Vec<_> = bench
+        .sandbox
+        .lines("1001")
+        .await
+        .into_iter()
+        .map(|l| l.2)
+        .collect();
+    assert_eq!(references, ["OilMat u-1", "OilMat u-2", "OilMat u-3"]);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn a_failed_save_is_retryable_and_the_retry_books_once() {
+    let mut bench = bench().await;
+    let dispense = order("u-1", "1001", "0815", "4,5");
+    bench.sandbox.faults(json!({"fail_saves": 1})).await;
+
+    let reason = retryable_reason(bench.book(&dispense).await);
+    assert!(reason.starts_with("erp server error: "), "{reason}");
+    assert!(bench.sandbox.lines("1001").await.is_empty());
+
+    assert_eq!(bench.book(&dispense).await, Ok(Booked::Added));
+    assert_eq!(bench.sandbox.lines("1001").await.len(), 1);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
+    let mut bench = bench().await;
+    let warm_up = order("u-0", "0042", "0815", "1");
+    assert_eq!(bench.book(&warm_up).await, Ok(Booked::Added));
+    // The hanging save holds the frame's navigation, which only the page
+    // load timeout ends: make both short.
+    bench.step_timeout = Duration::from_secs(3);
+    let driver = bench.browser.driver().await.expect("driver");
+    driver
+        .set_page_load_timeout(Duration::from_secs(3))
+        .await
+        .expect("timeout");
+    let dispense = order("u-1", "1001", "0815", "4.5");
+    bench
+        .sandbox
+        .faults(json!({"store_without_confirm": 1}))
+        .await;
+
+    let reason = retryable_reason(bench.book(&dispense).await);
+    assert_eq!(reason, "timeout: confirm save");
+
+    assert_eq!(bench.book(&dispense).await, Ok(Booked::AlreadyPresent));
+    let lines = bench.sandbox.lines("1001").await;
+    assert_eq!(lines, vec![("0815".into(), 4.5, "OilMat u-1".into())]);
+    bench.close().await;
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real binary, the sandbox ERP over real HTTP, real
+//! headless Chromium through real chromedriver, a real fjall log on disk.
+
+mod helpers;
+
+mod core_flow;
+mod durability;
