@@ -27,6 +27,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
+        eprintln!("ctrl-c {:?}", std::time::SystemTime::now());
     };
-    run(opts, listener, shutdown).await
+    let r = run(opts, listener, shutdown).await;
+    eprintln!("run returned {:?}", std::time::SystemTime::now());
+    r
 }
