@@ -175,3 +175,70 @@ pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         sandbox::run(opts, listener, shutdown_signal()).await
     })
 }
+
+/// `oilmat-erp serve`: the integration host until Ctrl-C or SIGTERM.
+pub fn run_serve(args: crate::cli::ServeArgs) -> anyhow::Result<()> {
+    ignore_sigxfsz();
+    let (config, created) = crate::config::HostConfig::load_or_create(&args.config)?;
+    if created {
+        announce(&format!(
+            "wrote a working example config to {}",
+            args.config.display()
+        ));
+    }
+    let data_dir = args.data_dir.unwrap_or(config.data_dir.clone());
+    let endpoint: WebDriverEndpoint = config.webdriver.parse().map_err(anyhow::Error::msg)?;
+    let admin = AdminToken::from_env();
+    let listen = management_address(&config.management.listen, &admin)?;
+    let listener = TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (management)"))?;
+    let settings = crate::host::HostSettings {
+        data_dir: data_dir.clone(),
+        endpoint,
+        file: config.workshops,
+        admin: admin.clone(),
+    };
+    actix_rt::System::new().block_on(async move {
+        let cipher = Cipher::load(&data_dir)?;
+        let (host, mut kills) = crate::host::Host::new(settings, cipher)?;
+        host.start_all().await;
+        let addr = listener.local_addr()?;
+        let server = crate::management::serve(host.clone(), admin, listener)?;
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        announce(&format!(
+            "oilmat-erp host: management API listening on http://{addr}"
+        ));
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(name) = kills.recv() => {
+                    tracing::warn!(workshop = %name, "stopping this integration on its /kill");
+                    let _ = host.stop(&name).await;
+                }
+            }
+        }
+        tracing::info!("stopping every integration");
+        let _ = tokio::time::timeout(Duration::from_secs(2), handle.stop(true)).await;
+        host.stop_all().await;
+        Ok(())
+    })
+}
+
+/// The management listener: loopback only when no admin token is configured.
+fn management_address(listen: &str, admin: &AdminToken) -> anyhow::Result<std::net::SocketAddr> {
+    let mut addr: std::net::SocketAddr = listen.parse().with_context(|| {
+        format!("management.listen {listen:?} is not an address like 127.0.0.1:8080")
+    })?;
+    if !admin.is_set() {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "no OILMAT_ADMIN_TOKEN set: the management API listens on loopback only");
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        } else {
+            tracing::warn!("no OILMAT_ADMIN_TOKEN set: the management API accepts loopback callers without a token");
+        }
+    }
+    Ok(addr)
+}

@@ -16,6 +16,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// The integration host: every workshop of the config, and the management API.
+    Serve(ServeArgs),
     /// One workshop integration alone (as `python3 app.py 5000 hosses admanager` was).
     Workshop(WorkshopArgs),
     /// The sandbox ERP of one type, for tests, the demo and trying an integration.
@@ -35,6 +37,17 @@ pub struct DataDir {
     /// The data dir; each workshop keeps everything under DIR/WORKSHOP/.
     #[arg(long, default_value = "workshop_logs")]
     pub data_dir: PathBuf,
+}
+
+/// `oilmat-erp serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file (created with a working example if missing).
+    #[arg(long, default_value = "oilmat.toml")]
+    pub config: PathBuf,
+    /// Overrides the config's data_dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `oilmat-erp workshop`.
@@ -82,6 +95,19 @@ pub struct Tuning {
     /// Close the browser after this many idle seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_close_secs: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_attempts: 5,
+            initial_backoff_ms: 1000,
+            max_backoff_ms: 60_000,
+            step_timeout_secs: 20,
+            attempt_timeout_secs: 120,
+            idle_close_secs: 300,
+        }
+    }
 }
 
 /// `oilmat-erp sandbox`.

@@ -13,10 +13,13 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod erp;
 pub mod event_log;
+pub mod host;
 pub mod http;
+pub mod management;
 pub mod secrets;
 pub mod support;
 pub mod telemetry;

@@ -9,12 +9,15 @@ fn main() -> std::process::ExitCode {
     telemetry::logging::init();
     telemetry::logging::install_panic_hook();
     let result = match cli.command {
+        Cmd::Serve(args) => app::run_serve(args),
         Cmd::Workshop(args) => app::run_workshop(args),
         Cmd::Sandbox(args) => app::run_sandbox(args),
         Cmd::Demo(args) => demo::run(args),
         Cmd::Events(args) => support::events(args),
         Cmd::Replay(args) => support::replay(args),
     };
+    // The job's runtime is gone: send the last trace spans (bounded wait).
+    telemetry::shutdown();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

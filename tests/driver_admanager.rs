@@ -6,7 +6,7 @@ mod erp_support;
 use std::time::Duration;
 
 use erp_support::{order, Bench};
-use oilmat_erp::erp::driver::{Booked, Error};
+use oilmat_erp::erp::driver::{log_in_only, Booked, Credentials, Error};
 use oilmat_erp::erp::ErpType;
 use serde_json::json;
 
@@ -172,5 +172,28 @@ async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
     assert_eq!(bench.book(&dispense).await, Ok(Booked::AlreadyPresent));
     let lines = bench.sandbox.lines("1001").await;
     assert_eq!(lines, vec![("0815".into(), 4.5, "OilMat u-1".into())]);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn a_login_alone_is_accepted_or_refused() {
+    let mut bench = bench().await;
+    let base = bench.sandbox.base.clone();
+    let creds = |password: &str| Credentials {
+        username: erp_support::USER.into(),
+        password: password.into(),
+    };
+    let driver = bench.browser.driver().await.expect("driver");
+    let refused = log_in_only(ErpType::Admanager, driver, &base, &creds("forkert"), STEP).await;
+    assert_eq!(refused, Err(Error::Final("login failed".into())));
+    let accepted = log_in_only(
+        ErpType::Admanager,
+        driver,
+        &base,
+        &creds(erp_support::PASSWORD),
+        STEP,
+    )
+    .await;
+    assert_eq!(accepted, Ok(()));
     bench.close().await;
 }

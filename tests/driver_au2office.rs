@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use erp_support::{order, Bench};
 use oilmat_erp::erp::browser::capture_evidence;
-use oilmat_erp::erp::driver::{Booked, Error};
+use oilmat_erp::erp::driver::{log_in_only, Booked, Credentials, Error};
 use oilmat_erp::erp::ErpType;
 use serde_json::json;
 
@@ -66,6 +66,7 @@ async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
     let old_pid = bench.browser.chromedriver_pid().expect("pid");
     let old_profile = bench.browser.profile_dir().expect("profile").to_path_buf();
     erp_support::kill_group(old_pid);
+    erp_support::wait_until_dead(old_pid);
 
     assert_eq!(
         bench.book(&order("u-2", "1001", "0815", "2")).await,
@@ -200,5 +201,28 @@ async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
     assert_eq!(bench.book(&dispense).await, Ok(Booked::AlreadyPresent));
     let lines = bench.sandbox.lines("1001").await;
     assert_eq!(lines, vec![("0815".into(), 4.5, "OilMat u-1".into())]);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn a_login_alone_is_accepted_or_refused() {
+    let mut bench = bench(STEP).await;
+    let base = bench.sandbox.base.clone();
+    let creds = |password: &str| Credentials {
+        username: erp_support::USER.into(),
+        password: password.into(),
+    };
+    let driver = bench.browser.driver().await.expect("driver");
+    let refused = log_in_only(ErpType::Au2office, driver, &base, &creds("forkert"), STEP).await;
+    assert_eq!(refused, Err(Error::Final("login failed".into())));
+    let accepted = log_in_only(
+        ErpType::Au2office,
+        driver,
+        &base,
+        &creds(erp_support::PASSWORD),
+        STEP,
+    )
+    .await;
+    assert_eq!(accepted, Ok(()));
     bench.close().await;
 }

@@ -3,6 +3,7 @@
 //! `iframe#linesFrame`, a native alert for unknown items).
 
 use thirtyfour::prelude::*;
+use tracing::Instrument;
 
 use super::driver::{
     click, css, fill, holds, on_login_page, text_of, url_component, Booked, Cond, ErpUi, Error,
@@ -35,7 +36,8 @@ impl ErpUi for Admanager {
             return Ok(Flow::LoginPage);
         };
         let own_line = Cond::TextIs(css(LINE_NOTES), job.reference.clone());
-        if holds(job.driver, &own_line).await? {
+        let check = tracing::info_span!("check reference");
+        if holds(job.driver, &own_line).instrument(check).await? {
             tracing::info!("reference already on the case");
             return Ok(Flow::Done(Booked::AlreadyPresent));
         }
@@ -46,7 +48,7 @@ impl ErpUi for Admanager {
         add_line(job).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, name = "login")]
     async fn log_in(&self, job: &Job<'_>) -> Result<()> {
         let driver = job.driver;
         dismiss_stray_alert(driver).await;
@@ -81,6 +83,7 @@ async fn dismiss_stray_alert(driver: &WebDriver) {
 
 /// Waits for the work order page: `true` once its lines frame is there,
 /// `false` on the login page; an unknown case is final.
+#[tracing::instrument(skip_all, name = "open case")]
 async fn open_case(job: &Job<'_>) -> Result<bool> {
     let page = [
         Cond::Present(css("iframe#linesFrame")),
@@ -98,6 +101,7 @@ async fn open_case(job: &Job<'_>) -> Result<bool> {
 
 /// Enters the lines frame and waits for its content: `Some(locked)`, or
 /// `None` when the frame shows the login page.
+#[tracing::instrument(skip_all, name = "open lines")]
 async fn open_lines_frame(job: &Job<'_>) -> Result<Option<bool>> {
     job.driver
         .find(css("iframe#linesFrame"))
@@ -113,6 +117,7 @@ async fn open_lines_frame(job: &Job<'_>) -> Result<Option<bool>> {
 }
 
 /// Adds the line inside the frame and waits until the reloaded frame shows it.
+#[tracing::instrument(skip_all, name = "add line")]
 async fn add_line(job: &Job<'_>) -> Result<Flow> {
     let driver = job.driver;
     if !look_up_item(job).await? {
@@ -164,6 +169,7 @@ async fn refusal(job: &Job<'_>) -> Error {
 
 /// Types the item number and waits for the lookup: `true` = item known,
 /// `false` = login page; an unknown item (native alert) is final.
+#[tracing::instrument(skip_all, name = "item lookup")]
 async fn look_up_item(job: &Job<'_>) -> Result<bool> {
     let typed = job.order.item_no.clone() + Key::Tab;
     fill(job.driver, css("input#txtVareNr"), typed).await?;

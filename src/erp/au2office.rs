@@ -3,6 +3,7 @@
 //! dialog with an asynchronous item lookup).
 
 use thirtyfour::prelude::*;
+use tracing::Instrument;
 
 use super::driver::{
     click, css, css_string, fill, holds, text_of, url_component, Booked, Cond, ErpUi, Error, Flow,
@@ -35,7 +36,8 @@ impl ErpUi for Au2office {
             return Ok(Flow::LoginPage);
         };
         let own_line = Cond::TextIs(css(LINE_REFERENCES), job.reference.clone());
-        if holds(job.driver, &own_line).await? {
+        let check = tracing::info_span!("check reference");
+        if holds(job.driver, &own_line).instrument(check).await? {
             tracing::info!("reference already on the case");
             return Ok(Flow::Done(Booked::AlreadyPresent));
         }
@@ -48,7 +50,7 @@ impl ErpUi for Au2office {
         add_line(job).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, name = "login")]
     async fn log_in(&self, job: &Job<'_>) -> Result<()> {
         let driver = job.driver;
         job.goto("/login", "login").await?;
@@ -75,6 +77,7 @@ impl ErpUi for Au2office {
 
 /// Waits for the case view with its lines table. `Some(closed)` once it is
 /// there, `None` on the login page; an unknown case is final.
+#[tracing::instrument(skip_all, name = "open case")]
 async fn open_case(job: &Job<'_>) -> Result<Option<bool>> {
     let view = format!(
         "div#case-view[data-case-id={}]",
@@ -105,6 +108,7 @@ async fn open_case(job: &Job<'_>) -> Result<Option<bool>> {
 }
 
 /// Adds the line through the dialog and waits until the table shows it.
+#[tracing::instrument(skip_all, name = "add line")]
 async fn add_line(job: &Job<'_>) -> Result<Flow> {
     let driver = job.driver;
     click(driver, css("button#add-line"), "line dialog").await?;
@@ -121,6 +125,7 @@ async fn add_line(job: &Job<'_>) -> Result<Flow> {
 
 /// Types the item number and waits for the lookup: `true` = item known,
 /// `false` = login page; an unknown item is final.
+#[tracing::instrument(skip_all, name = "item lookup")]
 async fn look_up_item(job: &Job<'_>) -> Result<bool> {
     let typed = job.order.item_no.clone() + Key::Tab;
     fill(job.driver, css("input#line-item-no"), typed).await?;
@@ -141,6 +146,7 @@ async fn look_up_item(job: &Job<'_>) -> Result<bool> {
 }
 
 /// Waits until the saved line shows with its reference.
+#[tracing::instrument(skip_all, name = "confirm")]
 async fn confirm_save(job: &Job<'_>) -> Result<Flow> {
     let outcome = [
         Cond::TextIs(css(LINE_REFERENCES), job.reference.clone()),

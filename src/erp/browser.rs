@@ -577,6 +577,13 @@ where
 mod tests {
     use super::*;
 
+    /// Compile-time check: the workers may run these on any thread.
+    #[allow(dead_code)]
+    fn futures_are_send(session: &mut BrowserSession) {
+        fn send<T: Send>(_: T) {}
+        send(session.driver());
+    }
+
     #[test]
     fn endpoints_parse() {
         assert_eq!("spawn".parse(), Ok(WebDriverEndpoint::Spawn));

@@ -337,8 +337,11 @@ pub async fn holds(driver: &WebDriver, cond: &Cond) -> Result<bool> {
         }
         Cond::Gone(element) => match element.tag_name().await {
             Ok(_) => Ok(false),
-            Err(e) if vanished(&e) => Ok(true),
-            Err(e) => Err(e),
+            Err(e) => match e.as_inner() {
+                WebDriverErrorInner::StaleElementReference(_)
+                | WebDriverErrorInner::NoSuchElement(_) => Ok(true),
+                _ => Err(e),
+            },
         },
         Cond::Alert => match driver.get_alert_text().await {
             Ok(_) => Ok(true),
@@ -484,8 +487,7 @@ pub enum Flow {
     LoginPage,
 }
 
-/// One ERP's UI: what a new ERP type implements (plus one arm in
-/// [`book_line`]).
+/// One ERP's UI: what a new ERP type implements (plus one arm in `drive`).
 pub(crate) trait ErpUi {
     /// Opens the case and books the line, stopping at the login page.
     async fn book_once(&self, job: &Job<'_>) -> Result<Flow>;
@@ -515,10 +517,7 @@ pub async fn book_line(
         reference: reference(&order.unique_id),
     };
     let started = Instant::now();
-    let result = match erp {
-        ErpType::Au2office => run(&au2office::Au2office, &job).await,
-        ErpType::Admanager => run(&admanager::Admanager, &job).await,
-    };
+    let result = drive(erp, &job, BookLine).await;
     let ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(booked) => tracing::info!(?booked, ms, "line booked"),
@@ -530,6 +529,71 @@ pub async fn book_line(
         ),
     }
     result
+}
+
+/// Logs in to the ERP at `base_url` with `creds` and books nothing: `Ok`
+/// when the ERP accepts the login, `Final("login failed")` when it refuses.
+#[tracing::instrument(skip_all, fields(erp = %erp))]
+pub async fn log_in_only(
+    erp: ErpType,
+    session: &WebDriver,
+    base_url: &str,
+    creds: &Credentials,
+    step_timeout: Duration,
+) -> Result<()> {
+    /// A login touches no order.
+    static NO_ORDER: OrderLine = OrderLine {
+        unique_id: String::new(),
+        case_id: String::new(),
+        item_no: String::new(),
+        amount: String::new(),
+    };
+    let job = Job {
+        driver: session,
+        base_url: base_url.trim_end_matches('/'),
+        order: &NO_ORDER,
+        creds,
+        step_timeout,
+        amount: String::new(),
+        reference: String::new(),
+    };
+    drive(erp, &job, LogIn).await
+}
+
+/// Something done through an ERP's UI, whichever ERP it is.
+trait Task {
+    /// What it gives back.
+    type Output;
+    /// Does it through `ui`.
+    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Self::Output>;
+}
+
+/// Book the job's line, logging in as often as needed.
+struct BookLine;
+
+impl Task for BookLine {
+    type Output = Booked;
+    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
+        book_with_relogin(ui, job).await
+    }
+}
+
+/// Only log in.
+struct LogIn;
+
+impl Task for LogIn {
+    type Output = ();
+    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<()> {
+        ui.log_in(job).await
+    }
+}
+
+/// The one place that knows which module drives which ERP type.
+async fn drive<T: Task>(erp: ErpType, job: &Job<'_>, task: T) -> Result<T::Output> {
+    match erp {
+        ErpType::Au2office => task.run(&au2office::Au2office, job).await,
+        ErpType::Admanager => task.run(&admanager::Admanager, job).await,
+    }
 }
 
 fn check_order(order: &OrderLine) -> Result<()> {
@@ -546,7 +610,7 @@ fn check_order(order: &OrderLine) -> Result<()> {
 }
 
 /// Runs the ERP's flow, logging in whenever it lands on the login page.
-async fn run(ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
+async fn book_with_relogin(ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
     let mut logins = 0;
     loop {
         match ui.book_once(job).await? {
@@ -568,6 +632,22 @@ async fn run(ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compile-time check: the workers may run these on any thread.
+    #[allow(dead_code)]
+    fn futures_are_send(driver: &WebDriver, order: &OrderLine, creds: &Credentials) {
+        fn send<T: Send>(_: T) {}
+        let step = Duration::ZERO;
+        send(book_line(
+            ErpType::Admanager,
+            driver,
+            "",
+            order,
+            creds,
+            step,
+        ));
+        send(log_in_only(ErpType::Au2office, driver, "", creds, step));
+    }
 
     #[test]
     fn amounts_become_decimal_comma() {

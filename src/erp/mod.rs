@@ -8,6 +8,7 @@ pub mod au2office;
 pub mod browser;
 pub mod driver;
 pub mod sandbox;
+pub mod verify;
 
 pub use browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 pub use driver::{book_line, Booked, Credentials, Error, OrderLine};

@@ -163,10 +163,43 @@ pub struct Counters {
     pub completed_already_present: u64,
     /// Orders failed for good.
     pub failed: u64,
+    /// Orders failed for good, by [`failure_class`] of their reason.
+    pub failed_by_class: BTreeMap<&'static str, u64>,
     /// Orders cleared by an operator.
     pub cleared: u64,
     /// Orders requeued.
     pub requeued: u64,
+}
+
+/// The classes [`failure_class`] sorts final failures into.
+pub const FAILURE_CLASSES: [&str; 7] = [
+    "login_failed",
+    "unknown_item",
+    "unknown_case",
+    "closed_case",
+    "bad_input",
+    "retries_exhausted",
+    "other",
+];
+
+/// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
+/// (a small fixed set, fit for a metric label).
+pub fn failure_class(reason: &str) -> &'static str {
+    let reason = reason.trim_start();
+    let prefixed = [
+        ("login failed", "login_failed"),
+        ("unknown item", "unknown_item"),
+        ("unknown case", "unknown_case"),
+        ("closed case", "closed_case"),
+        ("bad input", "bad_input"),
+    ];
+    if let Some((_, class)) = prefixed.iter().find(|(p, _)| reason.starts_with(p)) {
+        return class;
+    }
+    if reason.contains("(gave up after ") {
+        return "retries_exhausted";
+    }
+    "other"
 }
 
 /// Everything folded from one workshop's log.
@@ -321,6 +354,7 @@ impl Views {
                 ..
             } => {
                 c.failed += 1;
+                *c.failed_by_class.entry(failure_class(reason)).or_default() += 1;
                 self.last_error = Some((reason.clone(), event.ts_ms));
             }
             EventKind::Cleared { .. } => c.cleared += 1,

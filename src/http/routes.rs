@@ -1,28 +1,114 @@
 //! The routes of the per-workshop API, as interfaces.md names them.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::{auth, create_body, ApiError, ApiState};
 use crate::event_log::QueueKind;
+use crate::telemetry::tracing_otel;
 use crate::workshop::intake::{ClearQueue, CreateAnswer, Enqueue, RecordBadRequest};
 use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
 use crate::workshop::worker::{StartWorker, StopWorker};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// Registers every route.
+/// Registers every route, each request in an HTTP server span ([`http_span`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/alive", web::get().to(alive))
-        .route("/queue", web::get().to(queue))
-        .route("/clear_queue", web::put().to(clear_queue))
-        .route("/kill", web::put().to(kill))
-        .route("/start_worker", web::put().to(start_worker))
-        .route("/stop_worker", web::put().to(stop_worker))
-        .route("/create", web::post().to(create))
-        .route("/check_order_status", web::get().to(check_order_status))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(http_span))
+            .route("/alive", web::get().to(alive))
+            .route("/queue", web::get().to(queue))
+            .route("/clear_queue", web::put().to(clear_queue))
+            .route("/kill", web::put().to(kill))
+            .route("/start_worker", web::put().to(start_worker))
+            .route("/stop_worker", web::put().to(stop_worker))
+            .route("/create", web::post().to(create))
+            .route("/check_order_status", web::get().to(check_order_status))
+            .route("/metrics", web::get().to(metrics)),
+    );
+}
+
+/// Routes polled all the time (scrapes, liveness probes): no spans.
+const UNTRACED: [&str; 2] = ["/metrics", "/alive"];
+
+/// The trace a request belongs to (its `traceparent`'s, else a new one),
+/// put into the request's extensions by [`http_span`].
+#[derive(Debug, Clone)]
+pub struct RequestTrace(pub String);
+
+/// Middleware: the OpenTelemetry HTTP server span of a request, named
+/// `{method} {route}` with the semantic-convention attributes, in the trace
+/// of the request's `traceparent` (or a new trace).
+async fn http_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> std::result::Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let route = req.match_pattern();
+    if route.as_deref().is_some_and(|r| UNTRACED.contains(&r)) {
+        return next.call(req).await;
+    }
+    let trace_id = trace_id_of(req.request());
+    let span = server_span(req.method().as_str(), route.as_deref());
+    let parent = incoming_parent_id(req.request(), &trace_id);
+    tracing_otel::continue_trace(&span, &trace_id, parent.as_deref());
+    req.extensions_mut().insert(RequestTrace(trace_id));
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", status.as_str());
+    }
+    result
+}
+
+/// A server span, `{method} {route}` (just `{method}` for unknown routes).
+fn server_span(method: &str, route: Option<&str>) -> tracing::Span {
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
+    tracing::info_span!(
+        "request",
+        otel.name = %name,
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        http.response.status_code = Empty,
+        otel.status_code = Empty,
+        "error.type" = Empty,
+    )
+}
+
+/// The caller's span id, when the request's `traceparent` is of `trace_id`.
+fn incoming_parent_id(req: &HttpRequest, trace_id: &str) -> Option<String> {
+    let traceparent = req.headers().get("traceparent")?.to_str().ok()?;
+    let same_trace = traceparent
+        .split('-')
+        .nth(1)
+        .is_some_and(|id| id.eq_ignore_ascii_case(trace_id));
+    same_trace
+        .then(|| tracing_otel::traceparent_parent_id(traceparent))
+        .flatten()
+        .map(str::to_ascii_lowercase)
+}
+
+/// The request's trace id as [`http_span`] chose it (else as [`trace_id_of`]).
+fn request_trace_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestTrace>()
+        .map(|t| t.0.clone())
+        .unwrap_or_else(|| trace_id_of(req))
 }
 
 #[derive(Deserialize)]
@@ -126,7 +212,7 @@ async fn stop_worker(state: web::Data<ApiState>, req: HttpRequest) -> Result<Htt
     Ok(HttpResponse::Ok().json(json!({"Worker running": running})))
 }
 
-#[tracing::instrument(name = "POST /create", skip_all, fields(workshop = %state.workshop.settings.name, unique_id, trace_id))]
+#[tracing::instrument(name = "create order", skip_all, fields(workshop = %state.workshop.settings.name, unique_id, trace_id))]
 async fn create(
     state: web::Data<ApiState>,
     req: HttpRequest,
@@ -135,7 +221,7 @@ async fn create(
     if !auth::api_key_ok(&req, state.workshop.settings.api_key.as_ref()) {
         return Err(ApiError::Unauthorized);
     }
-    let trace_id = trace_id_of(&req);
+    let trace_id = request_trace_id(&req);
     tracing::Span::current().record("trace_id", trace_id.as_str());
     let intake = &state.workshop.actors.intake;
     let request = match create_body::parse_create(&body) {

@@ -1,11 +1,33 @@
 //! Structured logs on stderr: readable text by default, JSON lines with
-//! `OILMAT_LOG_FORMAT=json`; the filter from `RUST_LOG`.
+//! `OILMAT_LOG_FORMAT=json`; the filter from `RUST_LOG` (it applies to the
+//! exported traces too). Installs the trace exporter of [`super::tracing_otel`].
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing::Subscriber;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 /// The filter when `RUST_LOG` is not set: our info, the chatty crates quiet.
 pub const DEFAULT_FILTER: &str =
     "info,thirtyfour=warn,fjall=warn,lsm_tree=warn,actix_server=warn,actix_web=warn,reqwest=warn,hyper=warn";
+
+/// Caps that hold whatever `RUST_LOG` says: thirtyfour's debug lines show
+/// each WebDriver command's body, the typed ERP password included.
+const SECRET_SAFE_CAPS: [&str; 1] = ["thirtyfour::session::http=info"];
+
+/// The filter from `RUST_LOG` (else [`DEFAULT_FILTER`]), with the
+/// [`SECRET_SAFE_CAPS`] added last so they win.
+pub fn filter() -> EnvFilter {
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    for cap in SECRET_SAFE_CAPS {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
 
 /// Panics are logged as errors (with the thread and location), never printed
 /// in a way that could fail and abort the process.
@@ -26,24 +48,50 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Installs the global subscriber; later calls do nothing.
+/// Installs the global subscriber (logs, and traces when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set); later calls do nothing. Call it
+/// before any async runtime starts; call [`super::shutdown`] at the end.
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let traces = super::tracing_otel::layer();
+    let (traces, trace_error) = match traces {
+        Ok(layer) => (layer, None),
+        Err(e) => (None, Some(e)),
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter())
+        .with(log_layer())
+        .with(traces)
+        .try_init()
+        .is_ok();
+    if let Some(e) = trace_error.filter(|_| installed) {
+        tracing::warn!(error = %e, "cannot export traces; logging only");
+    }
+    if installed && super::tracing_otel::is_enabled() {
+        tracing::info!("exporting traces over OTLP/HTTP");
+    }
+}
+
+/// Log lines on stderr: text, or JSON with `OILMAT_LOG_FORMAT=json`. Either
+/// way every line shows the fields of the spans it is in, so a line logged
+/// while handling an order names its workshop and unique id.
+fn log_layer<S>() -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
     let json = std::env::var("OILMAT_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     // A full disk must not turn a failed log write into a panic (the default
     // reports it with eprintln!, which panics when stderr itself fails).
-    let builder = fmt()
-        .with_env_filter(filter)
+    let layer = fmt::layer()
         .with_writer(std::io::stderr)
         .log_internal_errors(false);
-    let _ = if json {
-        builder
+    if json {
+        layer
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init()
+            .with_span_list(true)
+            .boxed()
     } else {
-        builder.with_target(false).try_init()
-    };
+        layer.with_target(false).boxed()
+    }
 }

@@ -6,11 +6,14 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
+use crate::event_log::views::FAILURE_CLASSES;
 use crate::event_log::{events::now_ms, Journal, QueueKind, Status, Views};
 use crate::workshop::worker::WorkerState;
 
@@ -119,8 +122,10 @@ impl WorkshopSample {
 
 struct Families {
     counters: Vec<(IntCounterVec, fn(&WorkshopSample) -> u64)>,
+    seconds: Vec<(CounterVec, fn(&WorkshopSample) -> f64)>,
     gauges: Vec<(GaugeVec, fn(&WorkshopSample) -> f64)>,
     queue_depth: IntGaugeVec,
+    failed: IntCounterVec,
 }
 
 fn counter(
@@ -129,6 +134,16 @@ fn counter(
     read: fn(&WorkshopSample) -> u64,
 ) -> Option<(IntCounterVec, fn(&WorkshopSample) -> u64)> {
     IntCounterVec::new(Opts::new(name, help), &["workshop"])
+        .ok()
+        .map(|c| (c, read))
+}
+
+fn seconds_counter(
+    name: &str,
+    help: &str,
+    read: fn(&WorkshopSample) -> f64,
+) -> Option<(CounterVec, fn(&WorkshopSample) -> f64)> {
+    CounterVec::new(Opts::new(name, help), &["workshop"])
         .ok()
         .map(|c| (c, read))
 }
@@ -164,11 +179,6 @@ fn families() -> Option<Families> {
             "oilmat_orders_already_present_total",
             "Completed orders whose line was found already on the case.",
             |s| s.views.counters.completed_already_present,
-        )?,
-        counter(
-            "oilmat_orders_failed_total",
-            "Orders failed for good.",
-            |s| s.views.counters.failed,
         )?,
         counter(
             "oilmat_orders_cleared_total",
@@ -214,12 +224,12 @@ fn families() -> Option<Families> {
             |s| s.write_errors,
         )?,
     ];
+    let seconds = vec![seconds_counter(
+        "oilmat_event_log_commit_seconds_total",
+        "Time spent in group commits (append latency) since start.",
+        |s| s.commit_seconds,
+    )?];
     let gauges = vec![
-        gauge(
-            "oilmat_event_log_commit_seconds_total",
-            "Time spent in group commits since start.",
-            |s| s.commit_seconds,
-        )?,
         gauge(
             "oilmat_event_log_size_bytes",
             "Bytes the event log takes on disk.",
@@ -259,11 +269,83 @@ fn families() -> Option<Families> {
         &["workshop", "queue"],
     )
     .ok()?;
+    let failed = IntCounterVec::new(
+        Opts::new(
+            "oilmat_orders_failed_total",
+            "Orders failed for good, by class of reason (login_failed, unknown_item, \
+             unknown_case, closed_case, bad_input, retries_exhausted, other).",
+        ),
+        &["workshop", "reason"],
+    )
+    .ok()?;
     Some(Families {
         counters,
+        seconds,
         gauges,
         queue_depth,
+        failed,
     })
+}
+
+impl Families {
+    /// Sets every family's series of one workshop.
+    fn fill(&self, s: &WorkshopSample) {
+        for (c, read) in &self.counters {
+            c.with_label_values(&[&s.workshop]).inc_by(read(s));
+        }
+        for (c, read) in &self.seconds {
+            c.with_label_values(&[&s.workshop]).inc_by(read(s).max(0.0));
+        }
+        for (g, read) in &self.gauges {
+            g.with_label_values(&[&s.workshop]).set(read(s));
+        }
+        for (queue, depth) in [("task", s.views.task), ("error", s.views.error)] {
+            self.queue_depth
+                .with_label_values(&[&s.workshop, queue])
+                .set(depth as i64);
+        }
+        let by_class = &s.views.counters.failed_by_class;
+        for class in FAILURE_CLASSES {
+            let n = by_class.get(class).copied().unwrap_or(0);
+            self.failed
+                .with_label_values(&[&s.workshop, class])
+                .inc_by(n);
+        }
+    }
+
+    /// Registers every family.
+    fn register(self, registry: &Registry) {
+        for (c, _) in self.counters {
+            let _ = registry.register(Box::new(c));
+        }
+        for (c, _) in self.seconds {
+            let _ = registry.register(Box::new(c));
+        }
+        for (g, _) in self.gauges {
+            let _ = registry.register(Box::new(g));
+        }
+        let _ = registry.register(Box::new(self.queue_depth));
+        let _ = registry.register(Box::new(self.failed));
+    }
+}
+
+/// The attempt-duration histograms of every workshop as one family (each
+/// workshop keeps its own; a registry takes a name only once).
+fn attempt_histograms(samples: &[WorkshopSample]) -> Option<MetricFamily> {
+    for s in samples {
+        // Both outcomes exist from the start, at zero, so rates are defined.
+        for outcome in ["completed", "failed"] {
+            let _ = s.timings.hist.with_label_values(&[&s.workshop, outcome]);
+        }
+    }
+    let mut merged: Option<MetricFamily> = None;
+    for family in samples.iter().flat_map(|s| s.timings.hist.collect()) {
+        match merged.as_mut() {
+            None => merged = Some(family),
+            Some(all) => all.mut_metric().extend(family.get_metric().iter().cloned()),
+        }
+    }
+    merged.filter(|f| !f.get_metric().is_empty())
 }
 
 /// The Prometheus text for these workshops.
@@ -273,30 +355,13 @@ pub fn render(samples: &[WorkshopSample]) -> String {
     };
     let registry = Registry::new();
     for s in samples {
-        for (c, read) in &f.counters {
-            c.with_label_values(&[&s.workshop]).inc_by(read(s));
-        }
-        for (g, read) in &f.gauges {
-            g.with_label_values(&[&s.workshop]).set(read(s));
-        }
-        f.queue_depth
-            .with_label_values(&[&s.workshop, "task"])
-            .set(s.views.task as i64);
-        f.queue_depth
-            .with_label_values(&[&s.workshop, "error"])
-            .set(s.views.error as i64);
+        f.fill(s);
     }
-    for (c, _) in f.counters {
-        let _ = registry.register(Box::new(c));
-    }
-    for (g, _) in f.gauges {
-        let _ = registry.register(Box::new(g));
-    }
-    let _ = registry.register(Box::new(f.queue_depth));
-    if let Some(s) = samples.first() {
-        let _ = registry.register(Box::new(s.timings.hist.clone()));
-    }
+    f.register(&registry);
+    let mut families = registry.gather();
+    families.extend(attempt_histograms(samples));
+    families.sort_by(|a, b| a.name().cmp(b.name()));
     let mut out = Vec::new();
-    let _ = TextEncoder::new().encode(&registry.gather(), &mut out);
+    let _ = TextEncoder::new().encode(&families, &mut out);
     String::from_utf8(out).unwrap_or_default()
 }

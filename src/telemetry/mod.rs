@@ -1,3 +1,10 @@
-//! Telemetry: logs, metrics. Called from everywhere; calls nothing back.
+//! Telemetry: logs, metrics, traces. Called from everywhere; calls nothing back.
 pub mod logging;
 pub mod metrics;
+pub mod tracing_otel;
+
+/// Flushes what telemetry still buffers (the last trace spans); call it
+/// once the command is done, outside the async runtime.
+pub fn shutdown() {
+    tracing_otel::shutdown();
+}

@@ -52,6 +52,16 @@ pub struct IsWorkerRunning;
 #[rtype(result = "String")]
 pub struct RenderMetrics;
 
+/// This workshop's figures for a scrape of many (the host's `/metrics`).
+#[derive(Message)]
+#[rtype(result = "metrics::WorkshopSample")]
+pub struct TakeSample;
+
+/// The log's events, all or one order's (read through the journal).
+#[derive(Message)]
+#[rtype(result = "crate::event_log::Result<Vec<crate::event_log::Event>>")]
+pub struct GetEvents(pub Option<String>);
+
 /// A short health summary (for the management API).
 #[derive(Message)]
 #[rtype(result = "Health")]
@@ -129,6 +139,27 @@ impl Handler<RenderMetrics> for StatusDesk {
             &self.journal,
             &self.worker,
         )])
+    }
+}
+
+impl Handler<TakeSample> for StatusDesk {
+    type Result = MessageResult<TakeSample>;
+
+    fn handle(&mut self, _: TakeSample, _: &mut Self::Context) -> Self::Result {
+        MessageResult(metrics::WorkshopSample::take(
+            &self.workshop,
+            &self.journal,
+            &self.worker,
+        ))
+    }
+}
+
+impl Handler<GetEvents> for StatusDesk {
+    type Result = ResponseFuture<crate::event_log::Result<Vec<crate::event_log::Event>>>;
+
+    fn handle(&mut self, msg: GetEvents, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move { journal.events(msg.0).await })
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::queue::{Next, NextOrder, Queue};
 use super::{file_stem, new_trace_id, WorkshopSettings};
@@ -18,6 +19,7 @@ use crate::erp::driver::{self, book_line, Booked, Credentials, OrderLine};
 use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, Journal, OrderView};
 use crate::secrets::Cipher;
 use crate::telemetry::metrics::AttemptTimings;
+use crate::telemetry::tracing_otel;
 
 /// What the worker shares with the status desk and the metrics.
 #[derive(Debug, Default)]
@@ -292,10 +294,29 @@ async fn record_panic(ctx: &WorkerCtx, unique_id: &str) {
     }
 }
 
-/// One attempt: record it, book the line, keep evidence if it failed, record the outcome.
-#[tracing::instrument(name = "attempt", skip_all, fields(workshop = %ctx.settings.name, unique_id = %order.unique_id, attempt))]
+/// One attempt, in a span of the order's trace (the trace id its events carry).
 async fn attempt(ctx: &WorkerCtx, session: &mut BrowserSession, order: OrderView) {
     let trace_id = order.trace_id.clone().unwrap_or_else(new_trace_id);
+    let span = tracing::info_span!(
+        "attempt",
+        workshop = %ctx.settings.name,
+        unique_id = %order.unique_id,
+        trace_id = %trace_id,
+        attempt = tracing::field::Empty,
+    );
+    tracing_otel::continue_trace(&span, &trace_id, None);
+    run_attempt(ctx, session, order, trace_id)
+        .instrument(span)
+        .await;
+}
+
+/// Records the attempt, books the line, keeps evidence if it failed, records the outcome.
+async fn run_attempt(
+    ctx: &WorkerCtx,
+    session: &mut BrowserSession,
+    order: OrderView,
+    trace_id: String,
+) {
     let Some(attempt) = start_attempt(ctx, &order.unique_id, &trace_id).await else {
         return;
     };

@@ -95,6 +95,11 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // SIGTERM first: a clean stop closes the browsers it started.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.wait_exit(Duration::from_secs(10));
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(pidfile) = &self.pidfile {

@@ -5,3 +5,4 @@ mod helpers;
 
 mod core_flow;
 mod durability;
+mod host;

@@ -218,6 +218,24 @@ pub fn kill_group(pgid: u32) {
     assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
 }
 
+/// Waits until the process has exited (a zombie or gone), as SIGKILL takes
+/// effect asynchronously.
+pub fn wait_until_dead(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.trim_start().chars().next());
+        if matches!(state, None | Some('Z') | Some('X')) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "process {pid} did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Whether a process with this pid exists (zombies included).
 pub fn process_exists(pid: u32) -> bool {
     let pid = libc::pid_t::try_from(pid).expect("pid");

@@ -1,0 +1,542 @@
+//! The integration host (`oilmat-erp serve`): runs every active workshop
+//! integration, each with its own actor tree on its own arbiter and its own
+//! HTTP API port, and lets the management API create, change, start, stop and
+//! delete them. A workshop that cannot start is reported and skipped.
+
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, Mutex};
+
+use crate::app::settings_from;
+use crate::cli::Tuning;
+use crate::config::IntegrationConfig;
+use crate::erp::browser::WebDriverEndpoint;
+use crate::erp::driver::Credentials;
+use crate::erp::ErpType;
+use crate::http::{self, AdminToken, ApiState, KillSwitch};
+use crate::secrets::{Cipher, Secret};
+use crate::workshop::status::{GetHealth, Health};
+use crate::workshop::{self, Workshop};
+use state::HostState;
+
+/// An integration's configuration, checked and complete.
+#[derive(Debug, Clone)]
+pub struct ValidIntegration {
+    /// Which ERP.
+    pub erp_type: ErpType,
+    /// Its base URL.
+    pub erp_url: String,
+    /// The workshop API's port.
+    pub port: u16,
+    /// The ERP login.
+    pub credentials: Credentials,
+    /// Start with the host.
+    pub active: bool,
+    /// `/create` needs this `X-Api-Key`.
+    pub api_key: Option<Secret>,
+}
+
+/// Checks a configuration; the error says what is wrong.
+pub fn validate(name: &str, config: &IntegrationConfig) -> Result<ValidIntegration, String> {
+    workshop::validate_name(name)?;
+    let mut config = config.clone();
+    config.resolve_password()?;
+    let erp_type: ErpType = config
+        .erp_type
+        .as_deref()
+        .ok_or("missing erp_type")?
+        .parse()?;
+    let erp_url = config.erp_url.clone().ok_or("missing erp_url")?;
+    crate::app::check_url(&erp_url).map_err(|e| e.to_string())?;
+    let port = config.port.ok_or("missing port")?;
+    if port == 0 {
+        return Err("port must be 1-65535".into());
+    }
+    let username = config
+        .username
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or("missing username")?;
+    if username.len() > 256 || username.chars().any(char::is_control) {
+        return Err("username must be at most 256 printable characters".into());
+    }
+    let password = config
+        .password
+        .clone()
+        .ok_or("missing password (or password_env)")?;
+    if password.expose().is_empty() || password.expose().len() > 1024 {
+        return Err("password must be 1-1024 characters".into());
+    }
+    Ok(ValidIntegration {
+        erp_type,
+        erp_url,
+        port,
+        credentials: Credentials {
+            username,
+            password: password.expose().to_string(),
+        },
+        active: config.active.unwrap_or(true),
+        api_key: config.api_key.filter(|k| !k.expose().is_empty()),
+    })
+}
+
+/// One integration the host knows.
+struct Integration {
+    config: IntegrationConfig,
+    workshop: Option<Workshop>,
+    api: Option<actix_web::dev::ServerHandle>,
+    last_error: Option<String>,
+}
+
+/// The health overview of one integration, as `GET /integrations` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// Its name.
+    pub workshop: String,
+    /// Its ERP type.
+    pub erp_type: Option<String>,
+    /// Configured to run.
+    pub active: bool,
+    /// `running` or `stopped`.
+    pub api: &'static str,
+    /// `running`, `stopped` or `failing`.
+    pub worker: &'static str,
+    /// Its API port.
+    pub port: Option<u16>,
+    /// Queue lengths.
+    pub queue: QueueSizes,
+    /// When an order last completed (RFC 3339).
+    pub last_completed_at: Option<String>,
+    /// The last final failure, or why the integration could not start.
+    pub last_error: Option<String>,
+}
+
+/// Task and error queue lengths.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueSizes {
+    /// Orders waiting or in progress.
+    pub task: usize,
+    /// Orders failed for good.
+    pub error: usize,
+}
+
+/// What can go wrong with a management request.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// 404.
+    #[error("no integration named {0:?}")]
+    NotFound(String),
+    /// 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// 503.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    endpoint: WebDriverEndpoint,
+    cipher: Cipher,
+    admin: AdminToken,
+    file: BTreeMap<String, IntegrationConfig>,
+    state: HostState,
+    integrations: BTreeMap<String, Integration>,
+    kill_tx: mpsc::UnboundedSender<String>,
+}
+
+/// The integration host; cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The host's settings from the config file.
+pub struct HostSettings {
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// Where browsers are.
+    pub endpoint: WebDriverEndpoint,
+    /// The file's workshops.
+    pub file: BTreeMap<String, IntegrationConfig>,
+    /// The admin token for the workshops' control endpoints.
+    pub admin: AdminToken,
+}
+
+impl Host {
+    /// A host with no integration started yet; `/kill` requests arrive on the receiver.
+    pub fn new(
+        settings: HostSettings,
+        cipher: Cipher,
+    ) -> anyhow::Result<(Host, mpsc::UnboundedReceiver<String>)> {
+        let state = HostState::load(&settings.data_dir, &cipher)?;
+        let (kill_tx, kill_rx) = mpsc::unbounded_channel();
+        let inner = Inner {
+            data_dir: settings.data_dir,
+            endpoint: settings.endpoint,
+            cipher,
+            admin: settings.admin,
+            file: settings.file,
+            state,
+            integrations: BTreeMap::new(),
+            kill_tx,
+        };
+        Ok((
+            Host {
+                inner: Arc::new(Mutex::new(inner)),
+            },
+            kill_rx,
+        ))
+    }
+
+    /// Starts every active integration; failures are reported and skipped.
+    pub async fn start_all(&self) {
+        let mut inner = self.inner.lock().await;
+        let effective = inner.state.effective(&inner.file);
+        for (name, config) in effective {
+            inner.integrations.insert(
+                name.clone(),
+                Integration {
+                    config,
+                    workshop: None,
+                    api: None,
+                    last_error: None,
+                },
+            );
+            if let Err(e) = inner.start(&name) {
+                tracing::error!(workshop = %name, error = %e, "integration not started; the others run");
+            }
+        }
+    }
+
+    /// Stops every integration (orders in progress are put back).
+    pub async fn stop_all(&self) {
+        let mut inner = self.inner.lock().await;
+        let names: Vec<String> = inner.integrations.keys().cloned().collect();
+        for name in names {
+            inner.stop(&name).await;
+        }
+    }
+
+    /// Stops one integration (its `/kill`).
+    pub async fn stop(&self, name: &str) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().await;
+        inner.get(name)?;
+        inner.stop(name).await;
+        Ok(())
+    }
+
+    /// The health overview of every integration.
+    pub async fn overview(&self) -> Vec<Overview> {
+        let inner = self.inner.lock().await;
+        let mut all = Vec::new();
+        for (name, integration) in &inner.integrations {
+            all.push(overview(name, integration).await);
+        }
+        all
+    }
+
+    /// One integration's overview and configuration (without secrets).
+    pub async fn describe(&self, name: &str) -> Result<serde_json::Value, HostError> {
+        let inner = self.inner.lock().await;
+        let integration = inner.get(name)?;
+        let mut value = serde_json::to_value(overview(name, integration).await).unwrap_or_default();
+        let c = &integration.config;
+        value["config"] = serde_json::json!({
+            "erp_type": c.erp_type, "erp_url": c.erp_url, "port": c.port, "username": c.username,
+            "active": c.active.unwrap_or(true), "password_set": c.password.is_some() || c.password_env.is_some(),
+            "api_key_set": c.api_key.is_some(),
+        });
+        Ok(value)
+    }
+
+    /// Creates or changes an integration and (re)starts it; a refused change leaves the running one alone.
+    pub async fn put(&self, name: &str, change: IntegrationConfig) -> Result<bool, HostError> {
+        let mut inner = self.inner.lock().await;
+        let created = !inner.integrations.contains_key(name);
+        let old = inner
+            .integrations
+            .get(name)
+            .map(|i| i.config.clone())
+            .unwrap_or_default();
+        let merged = old.merged(&change);
+        let valid = validate(name, &merged).map_err(HostError::Invalid)?;
+        inner.check_port_free(name, valid.port)?;
+        inner.stop(name).await;
+        inner.integrations.insert(
+            name.to_string(),
+            Integration {
+                config: merged.clone(),
+                workshop: None,
+                api: None,
+                last_error: None,
+            },
+        );
+        if let Err(e) = inner.start(name) {
+            // Put the previous configuration back, running as before.
+            inner.integrations.insert(
+                name.to_string(),
+                Integration {
+                    config: old.clone(),
+                    workshop: None,
+                    api: None,
+                    last_error: None,
+                },
+            );
+            if created {
+                inner.integrations.remove(name);
+            } else if let Err(again) = inner.start(name) {
+                tracing::error!(workshop = %name, error = %again, "previous configuration did not restart either");
+            }
+            return Err(HostError::Invalid(format!("not applied: {e}")));
+        }
+        inner.state.integrations.insert(name.to_string(), merged);
+        inner.state.deleted.remove(name);
+        inner.save()?;
+        Ok(created)
+    }
+
+    /// Tries a configuration's credentials on the ERP's login page, saving nothing.
+    pub async fn verify(&self, name: &str, change: &IntegrationConfig) -> Result<(), HostError> {
+        let (config, endpoint) = {
+            let inner = self.inner.lock().await;
+            let old = inner
+                .integrations
+                .get(name)
+                .map(|i| i.config.clone())
+                .unwrap_or_default();
+            (old.merged(change), inner.endpoint.clone())
+        };
+        let valid = validate(name, &config).map_err(HostError::Invalid)?;
+        crate::erp::verify::verify_login(
+            valid.erp_type,
+            &endpoint,
+            &valid.erp_url,
+            &valid.credentials,
+        )
+        .await
+        .map_err(|e| HostError::Invalid(format!("credentials not verified: {e}")))
+    }
+
+    /// Stops and forgets an integration; its log stays on disk.
+    pub async fn delete(&self, name: &str) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().await;
+        inner.get(name)?;
+        inner.stop(name).await;
+        inner.integrations.remove(name);
+        inner.state.integrations.remove(name);
+        inner.state.deleted.insert(name.to_string());
+        inner.save()
+    }
+
+    /// Starts or stops an integration's HTTP API.
+    pub async fn set_api(&self, name: &str, run: bool) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().await;
+        inner.get(name)?;
+        if run {
+            if inner
+                .integrations
+                .get(name)
+                .is_some_and(|i| i.workshop.is_none())
+            {
+                return inner.start(name).map_err(HostError::Unavailable);
+            }
+            inner.start_api(name).map_err(HostError::Unavailable)
+        } else {
+            if let Some(api) = inner.integrations.get_mut(name).and_then(|i| i.api.take()) {
+                api.stop(true).await;
+            }
+            Ok(())
+        }
+    }
+
+    /// A running integration's workshop (for worker, requeue and events requests).
+    pub async fn workshop(&self, name: &str) -> Result<Workshop, HostError> {
+        let inner = self.inner.lock().await;
+        inner
+            .get(name)?
+            .workshop
+            .clone()
+            .ok_or_else(|| HostError::Unavailable(format!("integration {name:?} is not running")))
+    }
+
+    /// Every running workshop.
+    pub async fn workshops(&self) -> Vec<Workshop> {
+        let inner = self.inner.lock().await;
+        inner
+            .integrations
+            .values()
+            .filter_map(|i| i.workshop.clone())
+            .collect()
+    }
+}
+
+async fn overview(name: &str, integration: &Integration) -> Overview {
+    let health: Option<Health> = match &integration.workshop {
+        Some(ws) => ws.actors.status.send(GetHealth).await.ok(),
+        None => None,
+    };
+    let worker = match &health {
+        Some(h) if h.worker_failing => "failing",
+        Some(h) if h.worker_running => "running",
+        _ => "stopped",
+    };
+    let c = &integration.config;
+    Overview {
+        workshop: name.to_string(),
+        erp_type: c.erp_type.clone(),
+        active: c.active.unwrap_or(true),
+        api: if integration.api.is_some() {
+            "running"
+        } else {
+            "stopped"
+        },
+        worker,
+        port: c.port,
+        queue: health
+            .as_ref()
+            .map(|h| QueueSizes {
+                task: h.task,
+                error: h.error,
+            })
+            .unwrap_or_default(),
+        last_completed_at: health
+            .as_ref()
+            .and_then(|h| h.last_completed_ms)
+            .map(crate::support::timestamp),
+        last_error: integration
+            .last_error
+            .clone()
+            .or_else(|| health.and_then(|h| h.last_error)),
+    }
+}
+
+impl Inner {
+    fn get(&self, name: &str) -> Result<&Integration, HostError> {
+        self.integrations
+            .get(name)
+            .ok_or_else(|| HostError::NotFound(name.to_string()))
+    }
+
+    fn save(&self) -> Result<(), HostError> {
+        self.state
+            .save(&self.data_dir, &self.cipher)
+            .map_err(|e| HostError::Unavailable(format!("cannot keep the change: {e:#}")))
+    }
+
+    fn check_port_free(&self, name: &str, port: u16) -> Result<(), HostError> {
+        let clash = self
+            .integrations
+            .iter()
+            .find(|(n, i)| n.as_str() != name && i.config.port == Some(port));
+        match clash {
+            Some((other, _)) => Err(HostError::Invalid(format!(
+                "port {port} is already used by integration {other:?}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the workshop and its API if the integration is active.
+    fn start(&mut self, name: &str) -> Result<(), String> {
+        let integration = self
+            .integrations
+            .get_mut(name)
+            .ok_or("unknown integration")?;
+        let result = start_workshop(
+            name,
+            integration,
+            &self.data_dir,
+            &self.endpoint,
+            &self.cipher,
+        );
+        integration.last_error = result.as_ref().err().cloned();
+        result?;
+        if self
+            .integrations
+            .get(name)
+            .is_some_and(|i| i.workshop.is_some())
+        {
+            self.start_api(name)?;
+        }
+        Ok(())
+    }
+
+    fn start_api(&mut self, name: &str) -> Result<(), String> {
+        let kill_tx = self.kill_tx.clone();
+        let admin = self.admin.clone();
+        let integration = self
+            .integrations
+            .get_mut(name)
+            .ok_or("unknown integration")?;
+        if integration.api.is_some() {
+            return Ok(());
+        }
+        let (Some(ws), Some(port)) = (integration.workshop.clone(), integration.config.port) else {
+            return Err("integration is not running".into());
+        };
+        let listener = TcpListener::bind(("0.0.0.0", port))
+            .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+        let owner = name.to_string();
+        let kill: KillSwitch = Arc::new(move || {
+            let _ = kill_tx.send(owner.clone());
+        });
+        let server = http::serve(
+            ApiState {
+                workshop: ws,
+                admin,
+                kill,
+            },
+            listener,
+        )
+        .map_err(|e| e.to_string())?;
+        integration.api = Some(server.handle());
+        actix_rt::spawn(server);
+        tracing::info!(workshop = %name, port, "workshop API listening");
+        Ok(())
+    }
+
+    async fn stop(&mut self, name: &str) {
+        let Some(integration) = self.integrations.get_mut(name) else {
+            return;
+        };
+        if let Some(api) = integration.api.take() {
+            api.stop(true).await;
+        }
+        if let Some(ws) = integration.workshop.take() {
+            ws.shutdown().await;
+        }
+    }
+}
+
+fn start_workshop(
+    name: &str,
+    integration: &mut Integration,
+    data_dir: &std::path::Path,
+    endpoint: &WebDriverEndpoint,
+    cipher: &Cipher,
+) -> Result<(), String> {
+    let valid = validate(name, &integration.config)?;
+    if !valid.active {
+        return Ok(());
+    }
+    let mut settings = settings_from(
+        name.to_string(),
+        valid.erp_type,
+        valid.erp_url,
+        endpoint.clone(),
+        data_dir.to_path_buf(),
+        &Tuning::default(),
+    );
+    settings.credentials = Some(valid.credentials);
+    settings.api_key = valid.api_key;
+    let ws = workshop::start(settings, cipher.clone()).map_err(|e| e.to_string())?;
+    integration.workshop = Some(ws);
+    Ok(())
+}
