@@ -73,6 +73,10 @@ pub fn settings_from(
         idle_close: Duration::from_secs(tuning.idle_close_secs),
         credentials: None,
         api_key: None,
+        evidence: crate::workshop::evidence::Retention {
+            max_age: Duration::from_secs(tuning.evidence_max_age_days.saturating_mul(24 * 3600)),
+            max_files: tuning.evidence_max_files,
+        },
     }
 }
 

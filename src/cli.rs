@@ -95,6 +95,12 @@ pub struct Tuning {
     /// Close the browser after this many idle seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_close_secs: u64,
+    /// Delete evidence of failed attempts older than this many days.
+    #[arg(long, default_value_t = 30)]
+    pub evidence_max_age_days: u64,
+    /// Keep at most this many evidence files (the newest).
+    #[arg(long, default_value_t = 2000)]
+    pub evidence_max_files: usize,
 }
 
 impl Default for Tuning {
@@ -106,6 +112,8 @@ impl Default for Tuning {
             step_timeout_secs: 20,
             attempt_timeout_secs: 120,
             idle_close_secs: 300,
+            evidence_max_age_days: 30,
+            evidence_max_files: 2000,
         }
     }
 }

@@ -107,6 +107,7 @@ fn demo_tuning() -> Tuning {
         step_timeout_secs: 15,
         attempt_timeout_secs: 90,
         idle_close_secs: 60,
+        ..Tuning::default()
     }
 }
 

@@ -4,6 +4,7 @@
 //! it panics or its browser dies. The actors join the event log and the ERP
 //! drivers; the HTTP layers talk to these actors only.
 
+pub mod evidence;
 pub mod intake;
 pub mod leftovers;
 pub mod queue;
@@ -49,6 +50,8 @@ pub struct WorkshopSettings {
     pub credentials: Option<Credentials>,
     /// The key `/create` callers must send as `X-Api-Key`, if any.
     pub api_key: Option<Secret>,
+    /// How long and how much evidence of failed attempts is kept.
+    pub evidence: evidence::Retention,
 }
 
 impl WorkshopSettings {

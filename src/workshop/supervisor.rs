@@ -30,6 +30,7 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
     super::validate_name(&settings.name).map_err(event_log::Error::NotWritable)?;
     let journal = Journal::open(&settings.dir())?;
     super::leftovers::reap(&settings.dir());
+    super::evidence::prune(&settings.evidence_dir(), settings.evidence);
     let arbiter = Arbiter::new().handle();
     let state = Arc::new(WorkerState::default());
     let run = journal.views().worker_wanted;
@@ -49,6 +50,7 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
         cipher,
         state,
         session_login: std::sync::Mutex::new(None),
+        recorded_pid: std::sync::atomic::AtomicU32::new(0),
     };
     let worker = BrowserWorker::start_in_arbiter(&arbiter, move |_| BrowserWorker::new(ctx, run));
     tracing::info!(workshop = %name, erp = %settings.erp_type, worker = run, "workshop started");

@@ -68,6 +68,8 @@ pub struct WorkerCtx {
     pub state: Arc<WorkerState>,
     /// The login the browser session last used (in memory only).
     pub session_login: std::sync::Mutex<Option<Credentials>>,
+    /// The chromedriver pid last written to the workshop's pid file (0: none).
+    pub recorded_pid: AtomicU32,
 }
 
 /// The browser worker actor.
@@ -203,7 +205,7 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
     loop {
         if !*desired.borrow_and_update() {
             ctx.state.running.store(false, Ordering::Relaxed);
-            close_browser(&mut session).await;
+            close_browser(&ctx, &mut session).await;
             if desired.changed().await.is_err() {
                 return;
             }
@@ -234,16 +236,29 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
             _ = appended.changed() => {}
             _ = tokio::time::sleep(nap) => {
                 if last_used.elapsed() >= ctx.settings.idle_close {
-                    close_browser(&mut session).await;
+                    close_browser(&ctx, &mut session).await;
                 }
             }
         }
     }
 }
 
-async fn close_browser(session: &mut Option<BrowserSession>) {
+async fn close_browser(ctx: &WorkerCtx, session: &mut Option<BrowserSession>) {
     if let Some(s) = session.as_mut() {
+        if s.is_open() {
+            tracing::info!("closing the browser");
+        }
         s.close().await;
+        sync_pidfile(ctx, s);
+    }
+}
+
+/// Keeps the workshop's record of its chromedriver group current (for a
+/// restart after kill -9 to clean up).
+fn sync_pidfile(ctx: &WorkerCtx, session: &BrowserSession) {
+    let pid = session.chromedriver_pid().unwrap_or(0);
+    if ctx.recorded_pid.swap(pid, Ordering::Relaxed) != pid {
+        super::leftovers::record(&ctx.settings.dir(), session.chromedriver_pid());
     }
 }
 
@@ -329,6 +344,8 @@ async fn run_attempt(
         evidence = keep_evidence(ctx, session, &order.unique_id, attempt).await;
         if !error.is_final() {
             session.reset().await;
+            ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
+            sync_pidfile(ctx, session);
         }
     }
     record_outcome(
@@ -388,14 +405,11 @@ async fn book(
     };
     let settings = &ctx.settings;
     let work = async {
-        let before = session.chromedriver_pid();
         session
             .driver()
             .await
             .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
-        if session.chromedriver_pid() != before {
-            super::leftovers::record(&settings.dir(), session.chromedriver_pid());
-        }
+        sync_pidfile(ctx, session);
         let browser = session
             .driver()
             .await
@@ -480,6 +494,7 @@ async fn keep_evidence(
     let stem = format!("{}-attempt{attempt}", file_stem(unique_id));
     let dir = ctx.settings.evidence_dir();
     let saved = capture_evidence(browser, &dir, &stem).await;
+    super::evidence::prune(&dir, ctx.settings.evidence);
     let relative = |p: Option<std::path::PathBuf>| {
         p.map(|p| {
             p.strip_prefix(ctx.settings.dir())
