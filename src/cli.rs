@@ -29,6 +29,8 @@ pub enum Cmd {
     Events(EventsArgs),
     /// Rebuilds the order-status and queue views from the log alone and prints them.
     Replay(ReplayArgs),
+    /// Puts failed orders back on the task queue (recorded as an event).
+    Requeue(RequeueArgs),
 }
 
 /// Where workshop data lives.
@@ -184,6 +186,22 @@ pub struct ReplayArgs {
     /// One order's whole timeline.
     #[arg(long)]
     pub unique_id: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+/// `oilmat-erp requeue`.
+#[derive(Debug, Args)]
+pub struct RequeueArgs {
+    /// The workshop.
+    pub workshop: String,
+    /// One order; without it, every order on the error queue.
+    #[arg(long)]
+    pub unique_id: Option<String>,
+    /// The running workshop's API (e.g. http://127.0.0.1:5000), when the
+    /// service runs; the admin token comes from OILMAT_ADMIN_TOKEN.
+    #[arg(long)]
+    pub url: Option<String>,
     #[command(flatten)]
     pub data: DataDir,
 }

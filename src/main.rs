@@ -15,6 +15,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Demo(args) => demo::run(args),
         Cmd::Events(args) => support::events(args),
         Cmd::Replay(args) => support::replay(args),
+        Cmd::Requeue(args) => support::requeue(args),
     };
     // The job's runtime is gone: send the last trace spans (bounded wait).
     telemetry::shutdown();

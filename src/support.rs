@@ -326,3 +326,66 @@ fn print_timeline(dir: &Path, id: &str, events: &[Event], views: &Views) -> anyh
     }
     Ok(())
 }
+
+/// `oilmat-erp requeue`: through the running service's API, or on a stopped log.
+pub fn requeue(args: crate::cli::RequeueArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let count = match &args.url {
+        Some(url) => runtime.block_on(requeue_remote(url, args.unique_id.as_deref()))?,
+        None => runtime.block_on(requeue_local(&args))?,
+    };
+    println!("requeued {count} order(s) in {}", args.workshop);
+    Ok(())
+}
+
+async fn requeue_remote(url: &str, unique_id: Option<&str>) -> anyhow::Result<u64> {
+    let mut request = reqwest::Client::new().put(format!("{}/requeue", url.trim_end_matches('/')));
+    if let Some(id) = unique_id {
+        request = request.query(&[("unique_id", id)]);
+    }
+    if let Ok(token) = std::env::var(crate::http::auth::ADMIN_TOKEN_ENV) {
+        request = request.bearer_auth(token);
+    }
+    let answer = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("{url} answered {status}: {body}");
+    }
+    Ok(body["requeued"].as_u64().unwrap_or(0))
+}
+
+async fn requeue_local(args: &crate::cli::RequeueArgs) -> anyhow::Result<u64> {
+    crate::workshop::validate_name(&args.workshop).map_err(anyhow::Error::msg)?;
+    let dir = args.data.data_dir.join(&args.workshop);
+    if !dir.join("log").is_dir() {
+        bail!(
+            "no event log for workshop {:?} under {}",
+            args.workshop,
+            args.data.data_dir.display()
+        );
+    }
+    let journal = match crate::event_log::Journal::open(&dir) {
+        Ok(journal) => journal,
+        Err(LogError::Locked(_)) => bail!(
+            "{} runs: pass --url of its API (or use the management API's POST /integrations/{}/requeue)",
+            args.workshop,
+            args.workshop
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let command = crate::event_log::Command::Requeue {
+        unique_id: args.unique_id.clone(),
+    };
+    let executed = journal.execute(command).await?;
+    journal.close().await;
+    match executed {
+        Ok(events) => Ok(events.len() as u64),
+        Err(refusal) => bail!("nothing requeued: {refusal}"),
+    }
+}

@@ -138,6 +138,23 @@ pub enum Refusal {
     NotApplicable(Status),
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Duplicate(o) => write!(
+                f,
+                "order {} exists already ({})",
+                o.unique_id,
+                o.status.as_str()
+            ),
+            Refusal::Unknown => f.write_str("no such order"),
+            Refusal::NotApplicable(status) => {
+                write!(f, "not possible while the order is {}", status.as_str())
+            }
+        }
+    }
+}
+
 /// The outcome of deciding.
 pub type Decision = Result<Vec<NewEvent>, Refusal>;
 

@@ -16,6 +16,9 @@ use crate::workshop::Workshop;
 
 pub use auth::AdminToken;
 
+/// actix-web worker threads per workshop API (each a single-threaded arbiter).
+pub const WORKERS: usize = 1;
+
 /// Called when `/kill` asks the integration to stop.
 pub type KillSwitch = Arc<dyn Fn() + Send + Sync>;
 
@@ -96,7 +99,7 @@ pub fn serve(state: ApiState, listener: TcpListener) -> std::io::Result<actix_we
             .app_data(web::PayloadConfig::new(create_body::MAX_BODY))
             .configure(routes::configure)
     })
-    .workers(1)
+    .workers(WORKERS)
     .disable_signals()
     .shutdown_timeout(3)
     .listen(listener)?

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::{auth, create_body, ApiError, ApiState};
 use crate::event_log::QueueKind;
 use crate::telemetry::tracing_otel;
-use crate::workshop::intake::{ClearQueue, CreateAnswer, Enqueue, RecordBadRequest};
+use crate::workshop::intake::{ClearQueue, CreateAnswer, Enqueue, RecordBadRequest, Requeue};
 use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
 use crate::workshop::worker::{StartWorker, StopWorker};
 
@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/stop_worker", web::put().to(stop_worker))
             .route("/create", web::post().to(create))
             .route("/check_order_status", web::get().to(check_order_status))
+            .route("/requeue", web::put().to(requeue))
             .route("/metrics", web::get().to(metrics)),
     );
 }
@@ -46,7 +47,7 @@ pub struct RequestTrace(pub String);
 /// Middleware: the OpenTelemetry HTTP server span of a request, named
 /// `{method} {route}` with the semantic-convention attributes, in the trace
 /// of the request's `traceparent` (or a new trace).
-async fn http_span(
+pub async fn http_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> std::result::Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -64,30 +65,36 @@ async fn http_span(
         Ok(res) => res.status(),
         Err(e) => e.as_response_error().status_code(),
     };
-    span.record("http.response.status_code", status.as_u16());
+    tracing_otel::set_attribute(
+        &span,
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    );
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
-        span.record("error.type", status.as_str());
+        tracing_otel::set_attribute(&span, "error.type", status.as_str().to_string());
     }
     result
 }
 
-/// A server span, `{method} {route}` (just `{method}` for unknown routes).
+/// A server span, `{method} {route}` (just `{method}` for unknown routes),
+/// with the semantic-convention attributes (on the trace, not in the logs).
 fn server_span(method: &str, route: Option<&str>) -> tracing::Span {
     let name = match route {
         Some(route) => format!("{method} {route}"),
         None => method.to_string(),
     };
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         otel.name = %name,
         otel.kind = "server",
-        http.request.method = %method,
-        http.route = route,
-        http.response.status_code = Empty,
         otel.status_code = Empty,
-        "error.type" = Empty,
-    )
+    );
+    tracing_otel::set_attribute(&span, "http.request.method", method.to_string());
+    if let Some(route) = route {
+        tracing_otel::set_attribute(&span, "http.route", route.to_string());
+    }
+    span
 }
 
 /// The caller's span id, when the request's `traceparent` is of `trace_id`.
@@ -244,6 +251,23 @@ async fn create(
         }
         CreateAnswer::Bad(reason) => Err(ApiError::BadCreate(reason)),
     }
+}
+
+/// Extra endpoint: puts failed orders (all, or `?unique_id=`) back on the task queue.
+async fn requeue(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse> {
+    require_admin(&state, &req)?;
+    let unique_id = query.unique_id.clone().filter(|id| !id.trim().is_empty());
+    let requeued = state
+        .workshop
+        .actors
+        .intake
+        .send(Requeue(unique_id))
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({"requeued": requeued})))
 }
 
 async fn check_order_status(

@@ -59,6 +59,7 @@ pub fn serve(
                     }),
             )
             .wrap(from_fn(require_token))
+            .wrap(from_fn(crate::http::routes::http_span))
             .configure(routes)
     })
     .workers(1)

@@ -120,10 +120,13 @@ impl WorkshopSample {
     }
 }
 
+/// A metric family and how to read its value from a workshop's sample.
+type Family<M, T> = (M, fn(&WorkshopSample) -> T);
+
 struct Families {
-    counters: Vec<(IntCounterVec, fn(&WorkshopSample) -> u64)>,
-    seconds: Vec<(CounterVec, fn(&WorkshopSample) -> f64)>,
-    gauges: Vec<(GaugeVec, fn(&WorkshopSample) -> f64)>,
+    counters: Vec<Family<IntCounterVec, u64>>,
+    seconds: Vec<Family<CounterVec, f64>>,
+    gauges: Vec<Family<GaugeVec, f64>>,
     queue_depth: IntGaugeVec,
     failed: IntCounterVec,
 }
@@ -132,7 +135,7 @@ fn counter(
     name: &str,
     help: &str,
     read: fn(&WorkshopSample) -> u64,
-) -> Option<(IntCounterVec, fn(&WorkshopSample) -> u64)> {
+) -> Option<Family<IntCounterVec, u64>> {
     IntCounterVec::new(Opts::new(name, help), &["workshop"])
         .ok()
         .map(|c| (c, read))
@@ -142,7 +145,7 @@ fn seconds_counter(
     name: &str,
     help: &str,
     read: fn(&WorkshopSample) -> f64,
-) -> Option<(CounterVec, fn(&WorkshopSample) -> f64)> {
+) -> Option<Family<CounterVec, f64>> {
     CounterVec::new(Opts::new(name, help), &["workshop"])
         .ok()
         .map(|c| (c, read))
@@ -152,7 +155,7 @@ fn gauge(
     name: &str,
     help: &str,
     read: fn(&WorkshopSample) -> f64,
-) -> Option<(GaugeVec, fn(&WorkshopSample) -> f64)> {
+) -> Option<Family<GaugeVec, f64>> {
     GaugeVec::new(Opts::new(name, help), &["workshop"])
         .ok()
         .map(|g| (g, read))

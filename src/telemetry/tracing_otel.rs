@@ -35,7 +35,7 @@ pub const SERVICE_NAME: &str = "oilmat-erp";
 
 /// How long [`shutdown`] may take to send what is still buffered; `/kill`
 /// promises an exit within 5 s.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Crates whose spans and events never become trace data: thirtyfour's
 /// debug events show the WebDriver commands, typed text (passwords)
@@ -128,6 +128,18 @@ pub fn continue_trace(span: &tracing::Span, trace_id: &str, parent_span_id: Opti
     if let Err(e) = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent))
     {
         tracing::debug!(error = %e, "could not set the span's trace");
+    }
+}
+
+/// Sets an attribute on `span`'s trace data only (logs don't show it); does
+/// nothing when tracing is off.
+pub fn set_attribute(
+    span: &tracing::Span,
+    key: &'static str,
+    value: impl Into<opentelemetry::Value>,
+) {
+    if is_enabled() {
+        span.set_attribute(key, value);
     }
 }
 

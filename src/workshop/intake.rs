@@ -100,7 +100,7 @@ impl Handler<Enqueue> for Intake {
                     status: existing.status,
                     new: false,
                 }),
-                Err(other) => Ok(CreateAnswer::Bad(format!("refused: {other:?}"))),
+                Err(other) => Ok(CreateAnswer::Bad(format!("refused: {other}"))),
             }
         })
     }

@@ -161,19 +161,49 @@ fn final_failures_go_to_the_error_queue_with_their_reason() {
     }
     let (_, errors) = ws.get("/queue?type=error");
     assert_eq!(errors["length"], 4);
+    assert!(errors["queue"][0]["reason"].is_string());
     assert!(errors["queue"]
         .as_array()
         .unwrap()
         .iter()
         .all(|o| o["password"] == "***"));
     assert_eq!(sandbox.lines("558").len(), 1, "only the good order lands");
+
+    // Support can tell why from the log alone: reason, attempts, evidence that exists.
+    let replay = ws.cli(&["replay", "fails", "--unique-id", "f-item"]);
+    assert!(
+        replay.contains("order f-item: failed (unknown item: Ukendt varenummer)"),
+        "{replay}"
+    );
+    assert!(
+        replay.contains(".png (present)") && replay.contains(".html (present)"),
+        "{replay}"
+    );
+    assert!(replay.contains("trace id: "), "{replay}");
+    let summary = ws.cli(&["replay", "fails"]);
+    assert!(summary.contains("error queue (4)"), "{summary}");
+
+    // Requeue one through the running service's API (the CLI's --url).
+    sandbox.item("999");
+    let out = ws.cli(&[
+        "requeue",
+        "fails",
+        "--unique-id",
+        "f-item",
+        "--url",
+        ws.url(),
+    ]);
+    assert!(out.contains("requeued 1 order"), "{out}");
+    let done = ws.wait_final(&["f-item".to_string()], Duration::from_secs(120));
+    assert_eq!(done[0].1["status"], "completed");
+    assert_eq!(sandbox.lines_for("558", "f-item"), 1);
     // Clearing is recorded, not erased: the orders end failed/cleared.
     let (code, cleared) = ws.put("/clear_queue?type=error");
-    assert_eq!((code, cleared["cleared"].as_u64()), (200, Some(4)));
+    assert_eq!((code, cleared["cleared"].as_u64()), (200, Some(3)));
     assert_eq!(ws.get("/queue?type=error").1["length"], 0);
-    assert_eq!(ws.status("f-item").1["reason"], "cleared");
+    assert_eq!(ws.status("f-case").1["reason"], "cleared");
     let kinds: Vec<String> = ws
-        .events("f-item")
+        .events("f-case")
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();

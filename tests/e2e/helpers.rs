@@ -320,6 +320,21 @@ impl Workshop {
         }
     }
 
+    /// Runs `oilmat-erp ARGS --data-dir DIR` (a support command); its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--data-dir", self.data_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `oilmat-erp events WORKSHOP --json` for one order (works on a live log).
     pub fn events(&self, unique_id: &str) -> Vec<Value> {
         let out = Command::new(BIN)
