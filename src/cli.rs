@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Gets every litre OilMat dispenses onto the workshop ERP's invoice, exactly once.
 #[derive(Debug, Parser)]
-#[command(name = "oilmat-erp", version, about)]
+#[command(name = "oilmat-erp", version, about, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

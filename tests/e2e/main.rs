@@ -5,5 +5,6 @@ mod helpers;
 
 mod core_flow;
 mod durability;
+mod faults;
 mod host;
 mod hygiene;
