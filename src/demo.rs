@@ -29,6 +29,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 struct Running {
     name: String,
     erp: ErpType,
+    /// Makes this run's order ids new, so a second demo run books again.
+    run: String,
     sandbox_url: String,
     api_url: String,
 }
@@ -77,6 +79,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         running.push(Running {
             name: name.into(),
             erp,
+            run: chrono::Utc::now().format("%H%M%S").to_string(),
             sandbox_url,
             api_url,
         });
@@ -165,7 +168,7 @@ async fn seed(client: &reqwest::Client, sandbox: &str) -> anyhow::Result<()> {
 fn samples(r: &Running) -> Vec<Value> {
     let order = |id: &str, case: &str, item: &str, amount: Value| {
         json!({"workshop": r.name, "case_id": case, "product_nr": item, "product_amount": amount,
-               "unique_id": format!("{}-{id}", r.erp), "username": USER, "password": PASSWORD})
+               "unique_id": format!("{}-{}-{id}", r.erp, r.run), "username": USER, "password": PASSWORD})
     };
     vec![
         order("1", "558", "10", json!("4.5")),
@@ -177,7 +180,12 @@ fn samples(r: &Running) -> Vec<Value> {
 }
 
 async fn post_samples(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashSet::new();
     for body in samples(r) {
+        let id = body["unique_id"].as_str().unwrap_or("").to_string();
+        if !seen.insert(id.clone()) {
+            announce(&format!("{}: posting {id} again, as a retrying client would: it must not make a second line", r.name));
+        }
         // As the original client does: the order as a JSON-encoded string.
         let answer = client
             .post(format!("{}/create", r.api_url))
@@ -195,10 +203,12 @@ async fn post_samples(client: &reqwest::Client, r: &Running) -> anyhow::Result<(
 }
 
 async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
-    let ids: Vec<String> = samples(r)
+    let mut ids: Vec<String> = samples(r)
         .iter()
         .map(|b| b["unique_id"].as_str().unwrap_or("").to_string())
         .collect();
+    ids.sort();
+    ids.dedup();
     let mut last: Vec<String> = vec![String::new(); ids.len()];
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -239,26 +249,24 @@ async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
 }
 
 fn print_where_to_look(running: &[Running], data_dir: &std::path::Path) {
-    announce("\nWhere to look:");
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "oilmat-erp".into());
+    let dir = data_dir.display();
+    announce("\nWhere to look (the URLs live while the demo runs: add --keep-running):");
     for r in running {
+        let (name, api) = (&r.name, &r.api_url);
+        announce(&format!("  {name}: {api}/queue?type=error, {api}/metrics"));
         announce(&format!(
-            "  {}: {}/queue?type=error, {}/metrics",
-            r.name, r.api_url, r.api_url
+            "    the log: {exe} events {name} --data-dir {dir}"
         ));
         announce(&format!(
-            "    log: oilmat-erp events {} --data-dir {}",
-            r.name,
-            data_dir.display()
-        ));
-        announce(&format!(
-            "    why an order failed: oilmat-erp replay {} --data-dir {} --unique-id {}-4",
-            r.name,
-            data_dir.display(),
-            r.erp
+            "    why an order failed: {exe} replay {name} --data-dir {dir} --unique-id {}-{}-4",
+            r.erp, r.run
         ));
         announce(&format!(
             "    evidence (screenshots, page sources): {}",
-            data_dir.join(&r.name).join("evidence").display()
+            data_dir.join(name).join("evidence").display()
         ));
     }
 }
