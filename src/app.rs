@@ -57,6 +57,8 @@ pub fn settings_from(
     let step_timeout = Duration::from_secs(tuning.step_timeout_secs.max(1));
     let mut browser = BrowserConfig::new(endpoint);
     browser.step_timeout = step_timeout;
+    // A save that never answers holds chromedriver until the page-load timeout.
+    browser.page_load_timeout = step_timeout;
     WorkshopSettings {
         name,
         erp_type,

@@ -16,7 +16,7 @@ pub async fn verify_login(
     let mut session = BrowserSession::new(config);
     let result = match session.driver().await {
         Ok(browser) => driver::log_in_only(erp, browser, base_url, creds, step_timeout).await,
-        Err(e) => Err(driver::Error::Retryable(format!("webdriver: {e}"))),
+        Err(e) => Err(e),
     };
     session.close().await;
     result

@@ -230,7 +230,7 @@ fn decide_create(
         .order(unique_id)
         .filter(|_| !is_free(views, unique_id))
     {
-        return Err(Refusal::Duplicate(Box::new(existing.clone())));
+        return Err(Refusal::Duplicate(Box::new(existing.into_owned())));
     }
     let kind = EventKind::Received {
         order: order.clone(),
@@ -252,7 +252,7 @@ fn decide_reject(
 ) -> Decision {
     match views.order(unique_id) {
         Some(existing) if existing.status != Status::BadRequest => {
-            Err(Refusal::Duplicate(Box::new(existing.clone())))
+            Err(Refusal::Duplicate(Box::new(existing.into_owned())))
         }
         _ => {
             let kind = EventKind::BadRequest {
@@ -279,7 +279,7 @@ fn current_attempt(views: &Views, unique_id: &str, attempt: u32) -> Result<Order
     if order.status != Status::Processing || order.attempt != attempt {
         return Err(Refusal::NotApplicable(order.status));
     }
-    Ok(order.clone())
+    Ok(order.into_owned())
 }
 
 fn decide_fail(views: &Views, command: &Command) -> Decision {

@@ -5,6 +5,10 @@
 //! durable views that everyone reads and answers the callers. If the disk
 //! fails, every caller in the batch is told so, nothing is acknowledged, and
 //! the thread reopens the log by itself until the disk works again.
+//!
+//! The same thread writes a snapshot of the views every [`SNAPSHOT_EVERY`]
+//! events and when it closes, so that a start folds only the events after
+//! the last snapshot (see [`super::snapshot`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::commands::{decide, Command, Refusal};
 use super::events::{now_ms, Event, NewEvent};
+use super::snapshot;
 use super::store::{FolderLock, Store};
 use super::views::Views;
 use super::{Error, Result};
@@ -25,6 +30,9 @@ const MAX_BATCH: usize = 4096;
 /// First wait before reopening a failed log; doubles up to `MAX_REOPEN_WAIT`.
 const FIRST_REOPEN_WAIT: Duration = Duration::from_millis(200);
 const MAX_REOPEN_WAIT: Duration = Duration::from_secs(5);
+/// Events between two snapshots of the views: a start after a crash folds at
+/// most this many events on top of the last snapshot.
+pub const SNAPSHOT_EVERY: u64 = 100_000;
 
 /// What an executed command did: the events appended, or why there were none.
 pub type Executed = std::result::Result<Vec<Event>, Refusal>;
@@ -72,7 +80,8 @@ impl Journal {
         let lock = FolderLock::acquire(workshop_dir)?;
         let log_dir = workshop_dir.join("log");
         let store = Store::open(&log_dir)?;
-        let views = rebuild(&store)?;
+        let (views, folded) = recover(workshop_dir, &store)?;
+        let last_event = store.event_at(views.last_seq)?;
         let (last_seq, _) = watch::channel(views.last_seq);
         let shared = Arc::new(Shared {
             views: RwLock::new(views.clone()),
@@ -88,6 +97,9 @@ impl Journal {
         let writer = Writer {
             store: Some(store),
             log_dir,
+            workshop_dir: workshop_dir.to_path_buf(),
+            snapshot_seq: views.last_seq - folded,
+            last_event,
             tentative: views,
             shared: shared.clone(),
             _lock: lock,
@@ -174,9 +186,27 @@ pub fn rebuild(store: &Store) -> Result<Views> {
     Ok(views)
 }
 
+/// The views of the log in `workshop_dir`: its snapshot (if one fits) with
+/// the events after it folded in, else the whole log folded; and how many
+/// events were folded.
+pub fn recover(workshop_dir: &Path, store: &Store) -> Result<(Views, u64)> {
+    let mut views = snapshot::load(workshop_dir, store).unwrap_or_else(Views::new);
+    let mut folded = 0;
+    for event in store.events_from(views.last_seq + 1) {
+        views.apply(&event?);
+        folded += 1;
+    }
+    Ok((views, folded))
+}
+
 struct Writer {
     store: Option<Store>,
     log_dir: PathBuf,
+    workshop_dir: PathBuf,
+    /// The sequence number the snapshot on disk ends with.
+    snapshot_seq: u64,
+    /// The last durable event (what a snapshot is checked against).
+    last_event: Option<Event>,
     tentative: Views,
     shared: Arc<Shared>,
     _lock: FolderLock,
@@ -191,11 +221,12 @@ struct Pending {
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Request>) {
         let mut reopen_wait = FIRST_REOPEN_WAIT;
+        self.snapshot_if_due();
         loop {
             let first = if self.store.is_some() {
                 match rx.recv() {
                     Ok(request) => request,
-                    Err(_) => return,
+                    Err(_) => return self.close(Vec::new()),
                 }
             } else {
                 match rx.recv_timeout(reopen_wait) {
@@ -204,7 +235,7 @@ impl Writer {
                         reopen_wait = self.try_reopen(reopen_wait);
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Disconnected) => return self.close(Vec::new()),
                 }
             };
             let mut batch = vec![first];
@@ -226,8 +257,38 @@ impl Writer {
             self.handle(batch);
             if self.store.is_some() {
                 reopen_wait = FIRST_REOPEN_WAIT;
+                self.snapshot_if_due();
             }
         }
+    }
+
+    /// Snapshots the views once [`SNAPSHOT_EVERY`] events came after the last snapshot.
+    fn snapshot_if_due(&mut self) {
+        if self.tentative.last_seq.saturating_sub(self.snapshot_seq) >= SNAPSHOT_EVERY {
+            self.snapshot();
+        }
+    }
+
+    /// Writes the snapshot of the views (equal to the durable ones between batches).
+    fn snapshot(&mut self) {
+        if self.store.is_none() || self.tentative.last_seq == self.snapshot_seq {
+            return;
+        }
+        let started = Instant::now();
+        let seq = self.tentative.last_seq;
+        match snapshot::save(
+            &self.workshop_dir,
+            &self.tentative,
+            self.last_event.as_ref(),
+        ) {
+            Ok(()) => {
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::debug!(seq, ms, "views snapshot written");
+            }
+            // Only a shortcut lost: the next start folds more of the log.
+            Err(error) => tracing::warn!(%error, "views snapshot not written"),
+        }
+        self.snapshot_seq = seq;
     }
 
     fn handle(&mut self, batch: Vec<Request>) {
@@ -319,6 +380,7 @@ impl Writer {
             .disk_bytes
             .store(store.disk_space(), Ordering::Relaxed);
         self.publish(events);
+        self.last_event = events.last().cloned();
         Ok(())
     }
 
@@ -358,11 +420,14 @@ impl Writer {
     /// Reopens the log and rebuilds the views from it; returns the next wait.
     fn try_reopen(&mut self, wait: Duration) -> Duration {
         let reopened = Store::open(&self.log_dir).and_then(|store| {
-            let views = rebuild(&store)?;
-            Ok((store, views))
+            let (views, folded) = recover(&self.workshop_dir, &store)?;
+            let last_event = store.event_at(views.last_seq)?;
+            Ok((store, views, folded, last_event))
         });
         match reopened {
-            Ok((store, views)) => {
+            Ok((store, views, folded, last_event)) => {
+                self.snapshot_seq = views.last_seq - folded;
+                self.last_event = last_event;
                 tracing::warn!(dir = %self.log_dir.display(), last_seq = views.last_seq, "event log writable again");
                 self.tentative = views.clone();
                 *self
@@ -386,8 +451,9 @@ impl Writer {
         }
     }
 
-    /// Closes the store and the lock, then tells whoever asked.
-    fn close(self, requests: Vec<Request>) {
+    /// Snapshots the views, closes the store and the lock, then tells whoever asked.
+    fn close(mut self, requests: Vec<Request>) {
+        self.snapshot();
         let Writer { store, _lock, .. } = self;
         drop(store);
         drop(_lock);

@@ -107,10 +107,28 @@ impl Store {
 
     /// Every event from `from_seq` on, oldest first.
     pub fn events_from(&self, from_seq: u64) -> impl Iterator<Item = Result<Event>> + '_ {
+        self.raw_events_from(from_seq)
+            .map(|value| value.and_then(|v| decode_event(&v)))
+    }
+
+    /// The stored bytes of every event from `from_seq` on, oldest first.
+    pub fn raw_events_from(
+        &self,
+        from_seq: u64,
+    ) -> impl Iterator<Item = Result<fjall::Slice>> + '_ {
         self.events.range(from_seq.to_be_bytes()..).map(|guard| {
             let (_, value) = guard.into_inner().map_err(|e| Error::storage("read", e))?;
-            decode_event(&value)
+            Ok(value)
         })
+    }
+
+    /// The event with sequence number `seq`, if the log has it.
+    pub fn event_at(&self, seq: u64) -> Result<Option<Event>> {
+        let value = self
+            .events
+            .get(seq.to_be_bytes())
+            .map_err(|e| Error::storage("read", e))?;
+        value.map(|v| decode_event(&v)).transpose()
     }
 
     /// A secret stored beside the log.

@@ -1,16 +1,23 @@
 //! Views folded from the events: every order's status, the task and error
 //! queues, the operator's worker choice and the counters the metrics show.
 //! `apply` does no I/O and no deciding: the same events give the same views,
-//! whether kept incrementally or rebuilt from the log.
+//! whether kept incrementally, rebuilt from the log, or restored from a
+//! [`Snapshot`] and brought up to date with the events after it.
+//!
+//! Memory: an order's details are kept while it can still change (waiting,
+//! in progress, failed, refused). A completed order is final: only its id is
+//! kept, so that a repeated `unique_id` is still recognised exactly, at a
+//! few dozen bytes per completed order instead of the whole order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::events::{Event, EventKind, OrderData, QueueKind};
 
 /// The statuses `/check_order_status` reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
     /// Durable, waiting for the worker.
     #[serde(rename = "received")]
@@ -43,7 +50,7 @@ impl Status {
 }
 
 /// One order as the views know it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderView {
     /// OilMat's id.
     pub unique_id: String,
@@ -80,6 +87,14 @@ impl OrderView {
             retry_at_ms: None,
             received_ms: 0,
             trace_id: None,
+        }
+    }
+
+    /// A completed order as the views keep it: id and status only.
+    fn completed(unique_id: &str) -> OrderView {
+        OrderView {
+            status: Status::Completed,
+            ..OrderView::new(unique_id)
         }
     }
 
@@ -147,7 +162,7 @@ impl OrderView {
 }
 
 /// Counters derived from the log, so they survive restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// `received` events (requeues not counted).
     pub received: u64,
@@ -164,6 +179,7 @@ pub struct Counters {
     /// Orders failed for good.
     pub failed: u64,
     /// Orders failed for good, by [`failure_class`] of their reason.
+    #[serde(deserialize_with = "failure_classes")]
     pub failed_by_class: BTreeMap<&'static str, u64>,
     /// Orders cleared by an operator.
     pub cleared: u64,
@@ -181,6 +197,23 @@ pub const FAILURE_CLASSES: [&str; 7] = [
     "retries_exhausted",
     "other",
 ];
+
+/// Reads `failed_by_class` back: every key one of [`FAILURE_CLASSES`].
+fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let read: BTreeMap<String, u64> = Deserialize::deserialize(de)?;
+    read.into_iter()
+        .map(|(class, n)| {
+            FAILURE_CLASSES
+                .iter()
+                .find(|c| **c == class)
+                .map(|c| (*c, n))
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown failure class {class:?}")))
+        })
+        .collect()
+}
 
 /// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
 /// (a small fixed set, fit for a metric label).
@@ -205,8 +238,10 @@ pub fn failure_class(reason: &str) -> &'static str {
 /// Everything folded from one workshop's log.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Views {
-    /// Every order by unique id.
+    /// Every order that is not completed, by unique id.
     pub orders: HashMap<String, OrderView>,
+    /// The ids of completed orders (their details are not kept: see the module doc).
+    completed: HashSet<Box<str>>,
     /// Orders waiting or in progress, by the seq that (re)queued them.
     pub task_queue: BTreeMap<u64, String>,
     /// Orders whose last attempt failed for good, by the seq of that failure.
@@ -242,9 +277,25 @@ impl Views {
         views
     }
 
-    /// The order with that id, if any.
-    pub fn order(&self, unique_id: &str) -> Option<&OrderView> {
-        self.orders.get(unique_id)
+    /// The order with that id, if any. A completed order comes back with its
+    /// id and status only.
+    pub fn order(&self, unique_id: &str) -> Option<Cow<'_, OrderView>> {
+        if let Some(order) = self.orders.get(unique_id) {
+            return Some(Cow::Borrowed(order));
+        }
+        self.completed
+            .contains(unique_id)
+            .then(|| Cow::Owned(OrderView::completed(unique_id)))
+    }
+
+    /// How many orders the log has seen (completed ones included).
+    pub fn order_count(&self) -> usize {
+        self.orders.len() + self.completed.len()
+    }
+
+    /// How many orders completed (their ids are kept, their details not).
+    pub fn completed_count(&self) -> usize {
+        self.completed.len()
     }
 
     /// The ids on a queue, oldest first.
@@ -286,12 +337,21 @@ impl Views {
         let Some(id) = event.unique_id.as_deref() else {
             return;
         };
+        if self.completed.remove(id) {
+            // No decided command touches a completed order; fold it all the same.
+            self.orders.insert(id.to_string(), OrderView::completed(id));
+        }
         let order = self
             .orders
             .entry(id.to_string())
             .or_insert_with(|| OrderView::new(id));
         order.apply(event);
+        let done = order.status == Status::Completed;
         self.place(id, event);
+        if done {
+            self.orders.remove(id);
+            self.completed.insert(id.into());
+        }
     }
 
     /// Moves the order between queues as the event says.
@@ -360,6 +420,79 @@ impl Views {
             EventKind::Cleared { .. } => c.cleared += 1,
             EventKind::Requeued => c.requeued += 1,
             _ => {}
+        }
+    }
+}
+
+/// The format [`Views::snapshot`] writes; a snapshot of another is not used.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// The views as of one event, as a snapshot keeps them: restoring it and
+/// folding the events after `last_seq` gives the views of the whole log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// [`SNAPSHOT_FORMAT`] when written.
+    pub format: u32,
+    /// The last event folded in.
+    pub last_seq: u64,
+    orders: Vec<OrderView>,
+    completed: Vec<Box<str>>,
+    task_queue: Vec<(u64, String)>,
+    error_queue: Vec<(u64, String)>,
+    worker_wanted: bool,
+    counters: Counters,
+    last_completed_ms: Option<u64>,
+    last_error: Option<(String, u64)>,
+}
+
+impl Views {
+    /// A snapshot of these views.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut orders: Vec<OrderView> = self.orders.values().cloned().collect();
+        orders.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+        let mut completed: Vec<Box<str>> = self.completed.iter().cloned().collect();
+        completed.sort_unstable();
+        let pairs = |q: &BTreeMap<u64, String>| q.iter().map(|(k, v)| (*k, v.clone())).collect();
+        Snapshot {
+            format: SNAPSHOT_FORMAT,
+            last_seq: self.last_seq,
+            orders,
+            completed,
+            task_queue: pairs(&self.task_queue),
+            error_queue: pairs(&self.error_queue),
+            worker_wanted: self.worker_wanted,
+            counters: self.counters.clone(),
+            last_completed_ms: self.last_completed_ms,
+            last_error: self.last_error.clone(),
+        }
+    }
+
+    /// The views a snapshot holds.
+    pub fn restore(snapshot: Snapshot) -> Views {
+        let mut queue_keys = HashMap::new();
+        for (kind, queue) in [
+            (QueueKind::Task, &snapshot.task_queue),
+            (QueueKind::Error, &snapshot.error_queue),
+        ] {
+            for (seq, id) in queue {
+                queue_keys.insert(id.clone(), (kind, *seq));
+            }
+        }
+        Views {
+            orders: snapshot
+                .orders
+                .into_iter()
+                .map(|o| (o.unique_id.clone(), o))
+                .collect(),
+            completed: snapshot.completed.into_iter().collect(),
+            task_queue: snapshot.task_queue.into_iter().collect(),
+            error_queue: snapshot.error_queue.into_iter().collect(),
+            queue_keys,
+            worker_wanted: snapshot.worker_wanted,
+            counters: snapshot.counters,
+            last_seq: snapshot.last_seq,
+            last_completed_ms: snapshot.last_completed_ms,
+            last_error: snapshot.last_error,
         }
     }
 }

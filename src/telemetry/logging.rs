@@ -57,10 +57,14 @@ pub fn init() {
         Ok(layer) => (layer, None),
         Err(e) => (None, Some(e)),
     };
+    // Each layer filters on its own, so step timings stay whatever RUST_LOG says.
+    let steps = super::steps::StepTimings.with_filter(
+        tracing_subscriber::filter::Targets::new().with_target("oilmat_erp", tracing::Level::INFO),
+    );
     let installed = tracing_subscriber::registry()
-        .with(filter())
-        .with(log_layer())
-        .with(traces)
+        .with(log_layer().with_filter(filter()))
+        .with(traces.with_filter(filter()))
+        .with(steps)
         .try_init()
         .is_ok();
     if let Some(e) = trace_error.filter(|_| installed) {

@@ -363,6 +363,8 @@ pub fn render(samples: &[WorkshopSample]) -> String {
     f.register(&registry);
     let mut families = registry.gather();
     families.extend(attempt_histograms(samples));
+    let names: Vec<&str> = samples.iter().map(|s| s.workshop.as_str()).collect();
+    families.extend(super::steps::families(&names));
     families.sort_by(|a, b| a.name().cmp(b.name()));
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&families, &mut out);

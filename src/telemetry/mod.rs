@@ -1,6 +1,7 @@
 //! Telemetry: logs, metrics, traces. Called from everywhere; calls nothing back.
 pub mod logging;
 pub mod metrics;
+pub mod steps;
 pub mod tracing_otel;
 
 /// Flushes what telemetry still buffers (the last trace spans); call it

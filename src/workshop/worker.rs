@@ -405,15 +405,9 @@ async fn book(
     };
     let settings = &ctx.settings;
     let work = async {
-        session
-            .driver()
-            .await
-            .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
+        session.driver().await?;
         sync_pidfile(ctx, session);
-        let browser = session
-            .driver()
-            .await
-            .map_err(|e| driver::Error::Retryable(format!("webdriver: {e}")))?;
+        let browser = session.driver().await?;
         book_line(
             settings.erp_type,
             browser,
@@ -518,7 +512,7 @@ async fn record_outcome(
     evidence: EvidencePaths,
 ) {
     let duration_ms = elapsed.as_millis() as u64;
-    let unique_id = unique_id.to_string();
+    let (unique_id, order_id) = (unique_id.to_string(), unique_id);
     let command = match outcome {
         Ok(booked) => {
             ctx.state.failing_streak.store(0, Ordering::Relaxed);
@@ -555,9 +549,30 @@ async fn record_outcome(
             }
         }
     };
-    if let Err(e) = ctx.journal.execute(command).await {
+    let received_ms = ctx.journal.views().order(order_id).map(|o| o.received_ms);
+    match ctx.journal.execute(command).await {
+        Ok(Ok(events)) => observe_final(&ctx.settings.name, &events, received_ms),
+        Ok(Err(refusal)) => tracing::warn!(%refusal, "outcome not recorded"),
         // The order stays `processing` in the log and is retried; the driver's
         // reference check keeps that from booking it twice.
-        tracing::error!(error = %e, "cannot record the attempt's outcome; it will be retried");
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the attempt's outcome; it will be retried")
+        }
+    }
+}
+
+/// Records the end-to-end duration of an order that reached its final status.
+fn observe_final(workshop: &str, events: &[crate::event_log::Event], received_ms: Option<u64>) {
+    let Some(received_ms) = received_ms else {
+        return;
+    };
+    for event in events {
+        let outcome = match &event.kind {
+            EventKind::Completed { .. } => "completed",
+            EventKind::Failed { is_final: true, .. } => "failed",
+            _ => continue,
+        };
+        let elapsed = Duration::from_millis(event.ts_ms.saturating_sub(received_ms));
+        crate::telemetry::steps::observe_order(workshop, outcome, elapsed);
     }
 }
