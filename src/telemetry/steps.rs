@@ -86,7 +86,7 @@ pub fn families(workshops: &[&str]) -> Vec<MetricFamily> {
                 })
                 .collect();
             if !metrics.is_empty() {
-                family.set_metric(metrics.into());
+                family.set_metric(metrics);
                 out.push(family);
             }
         }
