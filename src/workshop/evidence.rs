@@ -79,7 +79,7 @@ mod tests {
         let removed = prune(
             dir.path(),
             Retention {
-                max_age: Duration::from_secs(97),
+                max_age: Duration::from_millis(97_500),
                 max_files: 10,
             },
         );
