@@ -31,8 +31,9 @@ fn main() {
     if support::flag("--ceiling-server") {
         return ceiling::serve();
     }
-    let secs = Duration::from_secs(num("--secs", 5));
-    let warmup = Duration::from_secs(num("--warmup", 1));
+    let secs = Duration::from_secs(num("--secs", 3));
+    let warmup = Duration::from_millis(num("--warmup-ms", 500));
+    let rounds = num("--rounds", 3);
     let concurrency: Vec<usize> = support::arg("--conc")
         .unwrap_or_else(|| "1,16,64".into())
         .split(',')
@@ -54,29 +55,40 @@ fn main() {
         "intake-ceiling",
     );
     println!();
-    println!("conc | durable acks/s   p50 ms  p99 ms | no-disk ceiling/s p50 ms p99 ms | share of ceiling | vs fsync-per-write | events/commit");
+    println!(
+        "rounds of {} s alternating between the two servers: {rounds}; CPU = the server process's user + system time per answer",
+        secs.as_secs()
+    );
+    println!("conc | durable acks/s p50 ms p99 ms CPU us | no-disk ceiling/s p50 ms p99 ms CPU us | share of ceiling | vs fsync-per-write | events/commit");
     let mut at_64 = None;
     for (round, &c) in concurrency.iter().enumerate() {
         let before = commits(&real);
-        let top = run(&ceiling, c, warmup, secs, &format!("ceil{round}"));
-        let ours = run(&real, c, warmup, secs, &format!("real{round}"));
+        let (mut ours, mut top) = (Measured::default(), Measured::default());
+        for r in 0..rounds {
+            let tag = format!("ceil{round}-{r}");
+            top.add(&ceiling, || run(&ceiling, c, warmup, secs, &tag));
+            let tag = format!("real{round}-{r}");
+            ours.add(&real, || run(&real, c, warmup, secs, &tag));
+        }
         let after = commits(&real);
         let per_commit = (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64;
         println!(
-            "{c:>4} | {:>14.0} {:>8.2} {:>7.2} | {:>17.0} {:>6.2} {:>6.2} | {:>16} | {:>18} | {:>6.1}{}",
-            ours.rate(),
-            ours.pct_ms(0.5),
-            ours.pct_ms(0.99),
-            top.rate(),
-            top.pct_ms(0.5),
-            top.pct_ms(0.99),
-            versus(ours.rate(), top.rate()),
-            versus(ours.rate(), disk.one_per_fsync),
+            "{c:>4} | {:>14.0} {:>6.2} {:>6.2} {:>6.1} | {:>17.0} {:>6.2} {:>6.2} {:>6.1} | {:>16} | {:>18} | {:>6.1}{}",
+            ours.load.rate(),
+            ours.load.pct_ms(0.5),
+            ours.load.pct_ms(0.99),
+            ours.cpu_us(),
+            top.load.rate(),
+            top.load.pct_ms(0.5),
+            top.load.pct_ms(0.99),
+            top.cpu_us(),
+            versus(ours.load.rate(), top.load.rate()),
+            versus(ours.load.rate(), disk.one_per_fsync),
             per_commit,
-            failures(&ours, &top),
+            failures(&ours.load, &top.load),
         );
         if c == 64 {
-            at_64 = Some((ours, top));
+            at_64 = Some((ours.load, top.load));
         }
     }
     println!();
@@ -116,6 +128,28 @@ fn failures(ours: &Load, top: &Load) -> String {
         String::new()
     } else {
         format!("  (non-200: ours {}, ceiling {})", ours.failed, top.failed)
+    }
+}
+
+/// Load runs against one server and the CPU time it took.
+#[derive(Default)]
+struct Measured {
+    load: Load,
+    cpu: Duration,
+}
+
+impl Measured {
+    /// Runs `load` and adds it with the server's CPU time meanwhile.
+    fn add(&mut self, server: &Proc, load: impl FnOnce() -> Load) {
+        let before = support::cpu_time(server.pid());
+        let run = load();
+        self.cpu += support::cpu_time(server.pid()) - before;
+        self.load.merge(run);
+    }
+
+    /// Server CPU microseconds per answer (warm-up included).
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.load.answers.max(1) as f64
     }
 }
 
@@ -199,6 +233,7 @@ fn disk_ceiling(concurrency: &[usize]) -> DiskCeiling {
     let mut rate = |batch: usize| {
         let window = Duration::from_secs(2);
         let started = Instant::now();
+        let cpu0 = support::cpu_time(std::process::id());
         let mut written = 0u64;
         while started.elapsed() < window {
             let mut b = db.batch().durability(Some(PersistMode::SyncData));
@@ -209,6 +244,11 @@ fn disk_ceiling(concurrency: &[usize]) -> DiskCeiling {
             b.commit().expect("commit");
             written += batch as u64;
         }
+        let cpu = support::cpu_time(std::process::id()) - cpu0;
+        println!(
+            "  fjall batches of {batch}: {:.0} us CPU per commit",
+            cpu.as_secs_f64() * 1e6 * batch as f64 / written as f64
+        );
         written as f64 / started.elapsed().as_secs_f64()
     };
     let one_per_fsync = rate(1);

@@ -9,14 +9,15 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::watch;
 
-use crate::cli::{SandboxArgs, Tuning, WorkshopArgs};
+use crate::cli::{ProbeArgs, SandboxArgs, Tuning, WorkshopArgs};
 use crate::erp::browser::{BrowserConfig, WebDriverEndpoint};
+use crate::erp::driver::Credentials;
 use crate::erp::sandbox::{self, SandboxOptions};
 use crate::erp::ErpType;
 use crate::event_log::RetryPolicy;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::secrets::Cipher;
-use crate::workshop::{self, WorkshopSettings};
+use crate::workshop::{self, ProbeSettings, WorkshopSettings};
 
 /// Lets file-size limits surface as write errors (503) instead of killing the process.
 pub fn ignore_sigxfsz() {
@@ -35,14 +36,49 @@ pub fn workshop_settings(args: &WorkshopArgs) -> anyhow::Result<WorkshopSettings
     };
     check_url(&erp_url)?;
     let endpoint: WebDriverEndpoint = args.webdriver.parse().map_err(anyhow::Error::msg)?;
-    Ok(settings_from(
+    let mut settings = settings_from(
         args.workshop.clone(),
         erp_type,
         erp_url,
         endpoint,
         args.data.data_dir.clone(),
         &args.tuning,
-    ))
+    );
+    settings.probe = probe_settings(&args.probe)?;
+    Ok(settings)
+}
+
+/// The periodic probe of `oilmat-erp workshop`: `None` unless both
+/// `--probe-case` and a non-zero `--probe-interval-secs` are given.
+fn probe_settings(args: &ProbeArgs) -> anyhow::Result<Option<ProbeSettings>> {
+    let interval = args.probe_interval_secs.filter(|secs| *secs > 0);
+    let (case_id, interval) = match (&args.probe_case, interval) {
+        (Some(case_id), Some(secs)) => (case_id.clone(), Duration::from_secs(secs)),
+        (None, Some(_)) => {
+            bail!("--probe-interval-secs needs --probe-case (the case the probe opens)")
+        }
+        _ => return Ok(None),
+    };
+    if case_id.trim().is_empty() {
+        bail!("--probe-case is empty");
+    }
+    let Some(username) = args.probe_username.clone() else {
+        bail!(
+            "the probe needs an ERP login: --probe-username USER, the password in ${}",
+            args.probe_password_env
+        );
+    };
+    let password = std::env::var(&args.probe_password_env).with_context(|| {
+        format!(
+            "the probe's password: ${} is not set",
+            args.probe_password_env
+        )
+    })?;
+    Ok(Some(ProbeSettings {
+        case_id,
+        interval,
+        credentials: Credentials { username, password },
+    }))
 }
 
 /// Settings from their parts.
@@ -57,8 +93,9 @@ pub fn settings_from(
     let step_timeout = Duration::from_secs(tuning.step_timeout_secs.max(1));
     let mut browser = BrowserConfig::new(endpoint);
     browser.step_timeout = step_timeout;
-    // A save that never answers holds chromedriver until the page-load timeout.
-    browser.page_load_timeout = step_timeout;
+    // A save that never answers holds chromedriver until the page-load
+    // timeout; keep it short, but never shorter than a slow first page needs.
+    browser.page_load_timeout = step_timeout.max(Duration::from_secs(15));
     WorkshopSettings {
         name,
         erp_type,
@@ -79,6 +116,7 @@ pub fn settings_from(
             max_age: Duration::from_secs(tuning.evidence_max_age_days.saturating_mul(24 * 3600)),
             max_files: tuning.evidence_max_files,
         },
+        probe: None,
     }
 }
 

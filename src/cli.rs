@@ -31,6 +31,9 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Puts failed orders back on the task queue (recorded as an event).
     Requeue(RequeueArgs),
+    /// Synthetic check: logs in and opens the probe case, saving nothing;
+    /// prints each step's result and time; exit code 1 if it fails.
+    Check(CheckArgs),
 }
 
 /// Where workshop data lives.
@@ -74,6 +77,25 @@ pub struct WorkshopArgs {
     pub data: DataDir,
     #[command(flatten)]
     pub tuning: Tuning,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+/// The periodic synthetic check of `oilmat-erp workshop` (off by default).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProbeArgs {
+    /// The case the probe opens (only looked at, never changed).
+    #[arg(long, env = "OILMAT_PROBE_CASE")]
+    pub probe_case: Option<String>,
+    /// Probe every this many seconds while idle; 0 or absent: off.
+    #[arg(long, env = "OILMAT_PROBE_INTERVAL_SECS")]
+    pub probe_interval_secs: Option<u64>,
+    /// The ERP user the probe logs in as (orders bring their own login).
+    #[arg(long, env = "OILMAT_PROBE_USERNAME")]
+    pub probe_username: Option<String>,
+    /// The environment variable holding that user's password.
+    #[arg(long, default_value = "OILMAT_PROBE_PASSWORD")]
+    pub probe_password_env: String,
 }
 
 /// How the worker retries and waits.
@@ -204,4 +226,40 @@ pub struct RequeueArgs {
     pub url: Option<String>,
     #[command(flatten)]
     pub data: DataDir,
+}
+
+/// `oilmat-erp check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The workshop (its table in --config, if given).
+    pub workshop: String,
+    /// The host config to read the workshop from (with the host's changes
+    /// kept under its data dir); without it, the flags say everything.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overrides the config's data_dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The ERP type: au2office or admanager.
+    #[arg(long)]
+    pub erp_type: Option<String>,
+    /// The ERP's base URL.
+    #[arg(long)]
+    pub erp_url: Option<String>,
+    /// The ERP user to log in as.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The environment variable holding the password (there is no
+    /// --password: it would show in `ps`).
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// The case to open (default: the workshop's probe_case).
+    #[arg(long = "case")]
+    pub case_id: Option<String>,
+    /// "spawn" or a WebDriver URL (default: the config's, else spawn).
+    #[arg(long, env = "OILMAT_WEBDRIVER")]
+    pub webdriver: Option<String>,
+    /// The longest one browser step may take, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub step_timeout_secs: u64,
 }

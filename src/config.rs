@@ -41,6 +41,8 @@ username = "demo"                 # the ERP user the worker logs in as
 password = "demo-password"        # or password_env = "HOSSES_ERP_PASSWORD"; stored encrypted once read
 active = true                     # start it with the host
 # api_key = "..."                 # if set, /create needs the header X-Api-Key
+# probe_case = "558"              # a case the synthetic check opens (never changes): oilmat-erp check hosses
+# probe_interval_secs = 300       # also probe every 300 s while idle (metric oilmat_probe_success); 0/absent: off
 "#;
 
 /// The whole file.
@@ -126,6 +128,14 @@ pub struct IntegrationConfig {
         serialize_with = "ser_secret"
     )]
     pub api_key: Option<Secret>,
+    /// The case the synthetic check opens (`oilmat-erp check`, the periodic
+    /// probe); it is only looked at, never changed. Default: none.
+    #[serde(default)]
+    pub probe_case: Option<String>,
+    /// Run the probe every this many seconds while the worker is idle;
+    /// 0 or absent: off (the default).
+    #[serde(default)]
+    pub probe_interval_secs: Option<u64>,
 }
 
 fn ser_secret<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -150,6 +160,11 @@ impl IntegrationConfig {
                 .or_else(|| self.password_env.clone()),
             active: change.active.or(self.active),
             api_key: change.api_key.clone().or_else(|| self.api_key.clone()),
+            probe_case: change
+                .probe_case
+                .clone()
+                .or_else(|| self.probe_case.clone()),
+            probe_interval_secs: change.probe_interval_secs.or(self.probe_interval_secs),
         }
     }
 
@@ -229,6 +244,23 @@ mod tests {
         let merged = base.merged(&change);
         assert_eq!(merged.port, Some(5001));
         assert_eq!(merged.password.unwrap().expose(), "pw");
+    }
+
+    #[test]
+    fn probe_settings_parse_and_merge() {
+        let config =
+            HostConfig::parse("[workshops.a]\nprobe_case = \"0558\"\nprobe_interval_secs = 60\n")
+                .unwrap();
+        let a = &config.workshops["a"];
+        assert_eq!(a.probe_case.as_deref(), Some("0558"));
+        assert_eq!(a.probe_interval_secs, Some(60));
+        let off = IntegrationConfig {
+            probe_interval_secs: Some(0),
+            ..Default::default()
+        };
+        let merged = a.merged(&off);
+        assert_eq!(merged.probe_case.as_deref(), Some("0558"));
+        assert_eq!(merged.probe_interval_secs, Some(0));
     }
 
     proptest! {

@@ -9,9 +9,11 @@
 //! - [`workshop`]: the actor tree of one workshop that joins the two.
 //! - [`http`]: the per-workshop HTTP API (the original Flask contract).
 //! - [`secrets`]: credentials encrypted at rest.
+//! - [`check`]: the synthetic check (`oilmat-erp check`).
 //! - [`cli`]: the command line.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use oilmat_erp::cli::{Cli, Cmd};
-use oilmat_erp::{app, demo, support, telemetry};
+use oilmat_erp::{app, check, demo, support, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Events(args) => support::events(args),
         Cmd::Replay(args) => support::replay(args),
         Cmd::Requeue(args) => support::requeue(args),
+        Cmd::Check(args) => check::run(args),
     };
     // The job's runtime is gone: send the last trace spans (bounded wait).
     telemetry::shutdown();

@@ -116,11 +116,18 @@ fn check_dashboard_queries(queries: &[String], dir: &Path) {
     promtool(&["check", "rules", file.to_str().unwrap()], None);
 }
 
-/// Starts a workshop, sends 2 good orders, one for an unknown item and a bad
-/// request; its scrape once the orders are final.
+/// Starts a workshop with a periodic probe, sends 2 good orders, one for an
+/// unknown item and a bad request; its scrape once the orders are final and
+/// the probe has run.
 fn scrape_after_orders(data: &Path) -> String {
     let sandbox = Sandbox::start(&["558"], &["10"]);
-    let ws = Workshop::start("scraped", &sandbox, data, &[]);
+    let probe = [
+        ("OILMAT_PROBE_CASE", "558"),
+        ("OILMAT_PROBE_INTERVAL_SECS", "1"),
+        ("OILMAT_PROBE_USERNAME", USER),
+        ("OILMAT_PROBE_PASSWORD", PASSWORD),
+    ];
+    let ws = Workshop::start("scraped", &sandbox, data, &probe);
     for (id, item) in [("dash-1", "10"), ("dash-2", "10"), ("dash-3", "999")] {
         let (code, body) = ws.create(&order(id, "558", item, "2"), &[]);
         assert_eq!(code, 200, "{body}");
@@ -133,7 +140,12 @@ fn scrape_after_orders(data: &Path) -> String {
         .map(|s| s["status"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(final_states, ["completed", "completed", "failed"]);
-    ws.get_text("/metrics")
+    let mut scrape = String::new();
+    wait_until("the probe's metrics", Duration::from_secs(60), || {
+        scrape = ws.get_text("/metrics");
+        scrape.contains("oilmat_probe_success{")
+    });
+    scrape
 }
 
 #[test]
@@ -164,6 +176,10 @@ fn dashboards_and_rules_use_only_exported_metrics() {
     };
     assert_eq!(failed("unknown_item"), 1.0);
     assert_eq!(failed("login_failed"), 0.0);
+    assert_eq!(
+        value_of(&scrape, &format!("oilmat_probe_success{{{w}}}")),
+        1.0
+    );
 
     let prometheus = dashboards().join("prometheus");
     let path = |f: &str| prometheus.join(f).to_str().unwrap().to_string();

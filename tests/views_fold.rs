@@ -1,9 +1,14 @@
 //! Given random command sequences run through the real journal (fjall on
 //! disk), the views kept incrementally equal the views folded from the log,
-//! and equal the views rebuilt when the log is opened again.
+//! and equal the views rebuilt when the log is opened again. A snapshot of
+//! the views with the events after it folded in equals the fold of the
+//! whole log, whether it is restored by hand or by a start after a crash.
+
+use std::path::Path;
 
 use oilmat_erp::event_log::{
-    Command, EvidencePaths, Journal, OrderData, QueueKind, RetryPolicy, Views,
+    snapshot, Command, Event, EvidencePaths, Journal, OrderData, QueueKind, Refusal, RetryPolicy,
+    Snapshot, Views,
 };
 use proptest::prelude::*;
 
@@ -109,6 +114,127 @@ proptest! {
             prop_assert!(o.is_pending());
         }
     }
+}
+
+/// Runs `commands` through the journal of the workshop in `dir` and closes it
+/// (which snapshots the views); the views and the whole log.
+fn run_and_close(dir: &Path, commands: Vec<Command>) -> (Views, Vec<Event>) {
+    runtime().block_on(async {
+        let journal = Journal::open(dir).unwrap();
+        for command in commands {
+            journal.execute(command).await.unwrap().ok();
+        }
+        let events = journal.events(None).await.unwrap();
+        let views = journal.views().clone();
+        journal.close().await;
+        (views, events)
+    })
+}
+
+/// The views a start of the workshop in `dir` recovers.
+fn reopened(dir: &Path) -> Views {
+    runtime().block_on(async {
+        let journal = Journal::open(dir).unwrap();
+        let views = journal.views().clone();
+        journal.close().await;
+        views
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_snapshot_and_the_events_after_it_equal_the_fold(
+        commands in prop::collection::vec(arb_command(), 1..60),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, events) = run_and_close(dir.path(), commands);
+        let at = split.index(events.len() + 1);
+        let head = Views::from_events(&events[..at]);
+        // Through the snapshot file's encoding, as a start reads it.
+        let bytes = serde_json::to_vec(&head.snapshot()).unwrap();
+        let mut restored = Views::restore(serde_json::from_slice::<Snapshot>(&bytes).unwrap());
+        prop_assert_eq!(&restored, &head);
+        for event in &events[at..] {
+            restored.apply(event);
+        }
+        prop_assert_eq!(&restored, &Views::from_events(&events));
+    }
+
+    #[test]
+    fn a_start_after_a_crash_folds_the_tail_onto_the_last_snapshot(
+        first in prop::collection::vec(arb_command(), 0..40),
+        then in prop::collection::vec(arb_command(), 1..40),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = snapshot::path(dir.path());
+        run_and_close(dir.path(), first);
+        let older = std::fs::read(&file).ok();
+        let (views, events) = run_and_close(dir.path(), then);
+        prop_assert_eq!(&views, &Views::from_events(&events));
+        // As if the process had died before its last snapshot.
+        match &older {
+            Some(bytes) => std::fs::write(&file, bytes).unwrap(),
+            None => drop(std::fs::remove_file(&file)),
+        }
+        prop_assert_eq!(&reopened(dir.path()), &views);
+        // No snapshot at all: the whole log is folded.
+        let _ = std::fs::remove_file(&file);
+        prop_assert_eq!(&reopened(dir.path()), &views);
+        // A snapshot that does not fit the log is ignored.
+        let stranger = tempfile::tempdir().unwrap();
+        run_and_close(stranger.path(), vec![Command::Worker { running: false, by_operator: true }]);
+        std::fs::copy(snapshot::path(stranger.path()), &file).unwrap();
+        prop_assert_eq!(&reopened(dir.path()), &views);
+        std::fs::write(&file, b"{\"torn").unwrap();
+        prop_assert_eq!(&reopened(dir.path()), &views);
+    }
+}
+
+#[test]
+fn completed_orders_keep_their_id_not_their_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = || "done-1".to_string();
+    let (views, _) = run_and_close(
+        dir.path(),
+        vec![
+            Command::Create {
+                unique_id: id(),
+                order: order(1),
+                credentials: None,
+                trace_id: None,
+            },
+            Command::StartAttempt {
+                unique_id: id(),
+                trace_id: None,
+            },
+            Command::Complete {
+                unique_id: id(),
+                attempt: 1,
+                already_present: false,
+                duration_ms: 5,
+                trace_id: None,
+            },
+        ],
+    );
+    assert!(views.orders.is_empty());
+    assert_eq!((views.order_count(), views.completed_count()), (1, 1));
+    let done = views.order("done-1").unwrap();
+    assert_eq!(done.status, oilmat_erp::event_log::Status::Completed);
+    assert_eq!(done.order, None);
+    // The id still makes no second order.
+    let again = oilmat_erp::event_log::commands::decide(
+        &views,
+        &Command::Create {
+            unique_id: id(),
+            order: order(1),
+            credentials: None,
+            trace_id: None,
+        },
+    );
+    assert!(matches!(again, Err(Refusal::Duplicate(_))));
 }
 
 #[test]

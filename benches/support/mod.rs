@@ -200,6 +200,24 @@ fn proc_status_kb(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time a process has used so far (user + system), from /proc.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of proc_pid_stat(5): 11 and 12 after the name.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros((ticks(11) + ticks(12)) * 1_000_000 / hz)
+}
+
 /// Megabytes, for printing.
 pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -225,9 +243,21 @@ pub struct Load {
     pub secs: f64,
     /// Latency of every 200 in the window, in microseconds, sorted.
     pub latencies_us: Vec<u32>,
+    /// Every answer, warm-up included.
+    pub answers: u64,
 }
 
 impl Load {
+    /// Adds another run's figures (windows add up).
+    pub fn merge(&mut self, other: Load) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.answers += other.answers;
+        self.secs += other.secs;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+    }
+
     /// 200s per second.
     pub fn rate(&self) -> f64 {
         self.ok as f64 / self.secs
@@ -277,6 +307,7 @@ pub fn post_load(
                 let part = task.await.expect("connection task");
                 total.ok += part.ok;
                 total.failed += part.failed;
+                total.answers += part.answers;
                 total.latencies_us.extend(part.latencies_us);
             }
             total.latencies_us.sort_unstable();
@@ -326,6 +357,7 @@ async fn connection(
             .await;
             let done = Instant::now();
             let counted = done >= t0 && done < t1;
+            load.answers += u64::from(answer.is_ok());
             match answer {
                 Ok(status) if status == hyper::StatusCode::OK => {
                     if counted {

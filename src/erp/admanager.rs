@@ -7,8 +7,9 @@ use tracing::Instrument;
 
 use super::driver::{
     click, css, fill, holds, on_login_page, text_of, url_component, Booked, Cond, ErpUi, Error,
-    Flow, Job, LoginProbe, Result,
+    Flow, Job, LoginProbe, Result, Viewed,
 };
+use super::probe::ProbeSteps;
 
 /// How admanager's login page is recognised (also inside the lines frame).
 const LOGIN: LoginProbe = LoginProbe {
@@ -27,8 +28,7 @@ pub(crate) struct Admanager;
 impl ErpUi for Admanager {
     async fn book_once(&self, job: &Job<'_>) -> Result<Flow> {
         dismiss_stray_alert(job.driver).await;
-        let path = format!("/WorkOrder/Edit?id={}", url_component(&job.order.case_id));
-        job.goto(&path, "open case").await?;
+        job.goto(&case_path(job), "open case").await?;
         if !open_case(job).await? {
             return Ok(Flow::LoginPage);
         }
@@ -72,6 +72,39 @@ impl ErpUi for Admanager {
             _ => Err(Error::Final("login failed".into())),
         }
     }
+
+    async fn view_case(&self, job: &Job<'_>, steps: &mut ProbeSteps) -> Result<Viewed> {
+        dismiss_stray_alert(job.driver).await;
+        let page = async {
+            job.goto(&case_path(job), "open case").await?;
+            open_case(job).await
+        };
+        if !steps.run("open case", page).await? {
+            return Ok(Viewed::LoginPage);
+        }
+        let lines = async {
+            if open_lines_frame(job).await?.is_none() {
+                return Ok(false);
+            }
+            let table = [Cond::Present(css("table#gridLines"))];
+            Ok(job
+                .wait(&table, Some(&LOGIN), "open lines")
+                .await?
+                .is_some())
+        };
+        let shown = steps.run("open lines", lines).await?;
+        job.driver.enter_default_frame().await?;
+        Ok(if shown {
+            Viewed::Shown
+        } else {
+            Viewed::LoginPage
+        })
+    }
+}
+
+/// The work order page's path.
+fn case_path(job: &Job<'_>) -> String {
+    format!("/WorkOrder/Edit?id={}", url_component(&job.order.case_id))
 }
 
 /// An alert left open by an earlier call would block every command.

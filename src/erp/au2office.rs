@@ -7,8 +7,9 @@ use tracing::Instrument;
 
 use super::driver::{
     click, css, css_string, fill, holds, text_of, url_component, Booked, Cond, ErpUi, Error, Flow,
-    Job, LoginProbe, Result,
+    Job, LoginProbe, Result, Viewed,
 };
+use super::probe::ProbeSteps;
 
 /// How au2office's login page is recognised.
 const LOGIN: LoginProbe = LoginProbe {
@@ -30,8 +31,7 @@ pub(crate) struct Au2office;
 
 impl ErpUi for Au2office {
     async fn book_once(&self, job: &Job<'_>) -> Result<Flow> {
-        let path = format!("/cases/{}", url_component(&job.order.case_id));
-        job.goto(&path, "open case").await?;
+        job.goto(&case_path(job), "open case").await?;
         let Some(closed) = open_case(job).await? else {
             return Ok(Flow::LoginPage);
         };
@@ -73,6 +73,22 @@ impl ErpUi for Au2office {
             _ => Err(Error::Final("login failed".into())),
         }
     }
+
+    async fn view_case(&self, job: &Job<'_>, steps: &mut ProbeSteps) -> Result<Viewed> {
+        let opened = async {
+            job.goto(&case_path(job), "open case").await?;
+            open_case(job).await
+        };
+        match steps.run("open case", opened).await? {
+            Some(_) => Ok(Viewed::Shown),
+            None => Ok(Viewed::LoginPage),
+        }
+    }
+}
+
+/// The case page's path.
+fn case_path(job: &Job<'_>) -> String {
+    format!("/cases/{}", url_component(&job.order.case_id))
 }
 
 /// Waits for the case view with its lines table. `Some(closed)` once it is

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use thirtyfour::error::{WebDriverErrorInfo, WebDriverErrorInner};
 use thirtyfour::prelude::*;
 
+use super::probe::ProbeSteps;
 use super::{admanager, au2office, ErpType};
 
 /// How often a wait looks at the page again.
@@ -487,12 +488,24 @@ pub enum Flow {
     LoginPage,
 }
 
+/// How looking at a case (without changing it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewed {
+    /// The case showed as the UI contract says, with its lines.
+    Shown,
+    /// A step landed on the login page: log in and look again.
+    LoginPage,
+}
+
 /// One ERP's UI: what a new ERP type implements (plus one arm in `drive`).
 pub(crate) trait ErpUi {
     /// Opens the case and books the line, stopping at the login page.
     async fn book_once(&self, job: &Job<'_>) -> Result<Flow>;
     /// Logs in from the ERP's login page; a refused login is `login failed`.
     async fn log_in(&self, job: &Job<'_>) -> Result<()>;
+    /// Opens the case and checks it shows with its lines as the UI contract
+    /// says, adding nothing; each page it waits for is a step in `steps`.
+    async fn view_case(&self, job: &Job<'_>, steps: &mut ProbeSteps) -> Result<Viewed>;
 }
 
 /// Puts `order` on its case in the ERP at `base_url` exactly once, through
@@ -560,12 +573,53 @@ pub async fn log_in_only(
     drive(erp, &job, LogIn).await
 }
 
+/// The synthetic check: logs in afresh (a live session would hide a changed
+/// password) and opens case `case_id`, adding nothing; each step goes into
+/// `steps`. An unknown case means the probe case is misconfigured.
+#[tracing::instrument(skip_all, fields(erp = %erp, case_id = %case_id))]
+pub async fn probe_case(
+    erp: ErpType,
+    session: &WebDriver,
+    base_url: &str,
+    creds: &Credentials,
+    case_id: &str,
+    step_timeout: Duration,
+    steps: &mut ProbeSteps,
+) -> Result<()> {
+    if case_id.trim().is_empty() {
+        return Err(Error::bad_input("empty probe case"));
+    }
+    let order = OrderLine {
+        unique_id: String::new(),
+        case_id: case_id.to_string(),
+        item_no: String::new(),
+        amount: String::new(),
+    };
+    let job = Job {
+        driver: session,
+        base_url: base_url.trim_end_matches('/'),
+        order: &order,
+        creds,
+        step_timeout,
+        amount: String::new(),
+        reference: String::new(),
+    };
+    drive(erp, &job, ViewCase { steps })
+        .await
+        .map_err(|e| match e {
+            Error::Final(reason) if reason.starts_with("unknown case") => Error::Final(format!(
+                "probe case {case_id:?} does not exist on the ERP ({reason}): the probe case is misconfigured"
+            )),
+            e => e,
+        })
+}
+
 /// Something done through an ERP's UI, whichever ERP it is.
 trait Task {
     /// What it gives back.
     type Output;
     /// Does it through `ui`.
-    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Self::Output>;
+    async fn run(self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Self::Output>;
 }
 
 /// Book the job's line, logging in as often as needed.
@@ -573,7 +627,7 @@ struct BookLine;
 
 impl Task for BookLine {
     type Output = Booked;
-    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
+    async fn run(self, ui: &impl ErpUi, job: &Job<'_>) -> Result<Booked> {
         book_with_relogin(ui, job).await
     }
 }
@@ -583,9 +637,47 @@ struct LogIn;
 
 impl Task for LogIn {
     type Output = ();
-    async fn run(&self, ui: &impl ErpUi, job: &Job<'_>) -> Result<()> {
+    async fn run(self, ui: &impl ErpUi, job: &Job<'_>) -> Result<()> {
         ui.log_in(job).await
     }
+}
+
+/// Log in afresh and look at the job's case, recording each step.
+struct ViewCase<'s> {
+    steps: &'s mut ProbeSteps,
+}
+
+impl Task for ViewCase<'_> {
+    type Output = ();
+    async fn run(self, ui: &impl ErpUi, job: &Job<'_>) -> Result<()> {
+        let steps = self.steps;
+        let login = async {
+            forget_session(job.driver).await?;
+            ui.log_in(job).await
+        };
+        steps.run("login", login).await?;
+        for _ in 0..=MAX_RELOGINS {
+            if ui.view_case(job, steps).await? == Viewed::Shown {
+                return Ok(());
+            }
+            steps.note_last("ended on the login page: session expired");
+            steps.run("login", ui.log_in(job)).await?;
+        }
+        Err(Error::Retryable(format!(
+            "session expired: still logged out after {MAX_RELOGINS} re-logins"
+        )))
+    }
+}
+
+/// Deletes the cookies of the page the browser is on (the browser only
+/// visits the ERP), so that the next login really types the credentials.
+async fn forget_session(driver: &WebDriver) -> Result<()> {
+    driver.enter_default_frame().await?;
+    let here = driver.current_url().await?;
+    if matches!(here.scheme(), "http" | "https") {
+        driver.delete_all_cookies().await?;
+    }
+    Ok(())
 }
 
 /// The one place that knows which module drives which ERP type.
@@ -647,6 +739,16 @@ mod tests {
             step,
         ));
         send(log_in_only(ErpType::Au2office, driver, "", creds, step));
+        let mut steps = ProbeSteps::default();
+        send(probe_case(
+            ErpType::Admanager,
+            driver,
+            "",
+            creds,
+            "1",
+            step,
+            &mut steps,
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod admanager;
 pub mod au2office;
 pub mod browser;
 pub mod driver;
+pub mod probe;
 pub mod sandbox;
 pub mod verify;
 

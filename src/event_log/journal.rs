@@ -31,17 +31,40 @@ const MAX_BATCH: usize = 4096;
 const FIRST_REOPEN_WAIT: Duration = Duration::from_millis(200);
 const MAX_REOPEN_WAIT: Duration = Duration::from_secs(5);
 /// Events between two snapshots of the views: a start after a crash folds at
-/// most this many events on top of the last snapshot.
+/// most this many events on top of the last snapshot. When the views hold
+/// more orders than that, the interval grows with them, so that writing
+/// snapshots costs the writer a bounded share of its time per event.
 pub const SNAPSHOT_EVERY: u64 = 100_000;
 
 /// What an executed command did: the events appended, or why there were none.
 pub type Executed = std::result::Result<Vec<Event>, Refusal>;
 
+/// What a submitted command did: how many events it appended, or why none.
+pub type Submitted = std::result::Result<usize, Refusal>;
+
 enum Request {
-    Execute(Command, oneshot::Sender<Result<Executed>>),
+    Execute(Command, Reply),
     Secret(String, oneshot::Sender<Result<Option<Vec<u8>>>>),
     Events(Option<String>, oneshot::Sender<Result<Vec<Event>>>),
     Close(oneshot::Sender<()>),
+}
+
+/// Where the answer to a command goes.
+enum Reply {
+    /// The caller wants the events.
+    Events(oneshot::Sender<Result<Executed>>),
+    /// The caller wants only how many (no copy of the events).
+    Count(oneshot::Sender<Result<Submitted>>),
+}
+
+impl Reply {
+    /// Answers with the staged events in `range`, or the refusal or error.
+    fn send(self, answer: Result<std::result::Result<&[Event], Refusal>>) {
+        match self {
+            Reply::Events(tx) => drop(tx.send(answer.map(|o| o.map(<[Event]>::to_vec)))),
+            Reply::Count(tx) => drop(tx.send(answer.map(|o| o.map(<[Event]>::len)))),
+        }
+    }
 }
 
 /// Figures about appends, for the metrics.
@@ -123,7 +146,15 @@ impl Journal {
     /// Decides and durably appends a command's events.
     pub async fn execute(&self, command: Command) -> Result<Executed> {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Execute(command, reply))?;
+        self.send(Request::Execute(command, Reply::Events(reply)))?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Like [`Self::execute`], answering only how many events were appended
+    /// (no copy of them travels back: the path of every `/create`).
+    pub async fn submit(&self, command: Command) -> Result<Submitted> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Execute(command, Reply::Count(reply)))?;
         answer.await.map_err(|_| Error::Closed)?
     }
 
@@ -214,8 +245,9 @@ struct Writer {
 
 /// A command decided in this batch, waiting for the commit to answer.
 struct Pending {
-    reply: oneshot::Sender<Result<Executed>>,
-    outcome: Executed,
+    reply: Reply,
+    /// Its events' place in the batch, or why it has none.
+    outcome: std::result::Result<std::ops::Range<usize>, Refusal>,
 }
 
 impl Writer {
@@ -262,9 +294,11 @@ impl Writer {
         }
     }
 
-    /// Snapshots the views once [`SNAPSHOT_EVERY`] events came after the last snapshot.
+    /// Snapshots the views once [`SNAPSHOT_EVERY`] events (or as many as
+    /// the views hold orders in full) came after the last snapshot.
     fn snapshot_if_due(&mut self) {
-        if self.tentative.last_seq.saturating_sub(self.snapshot_seq) >= SNAPSHOT_EVERY {
+        let since = self.tentative.last_seq.saturating_sub(self.snapshot_seq);
+        if since >= SNAPSHOT_EVERY.max(self.tentative.orders.len() as u64) {
             self.snapshot();
         }
     }
@@ -302,7 +336,7 @@ impl Writer {
         for request in batch {
             match request {
                 Request::Execute(command, reply) => {
-                    let outcome = self.decide(&command, &mut events, &mut secrets);
+                    let outcome = self.decide(command, &mut events, &mut secrets);
                     pending.push(Pending { reply, outcome });
                 }
                 other => reads.push(other),
@@ -311,48 +345,43 @@ impl Writer {
         let committed = self.commit(&events, &secrets);
         for p in pending {
             let answer = match &committed {
-                Ok(()) => Ok(p.outcome),
+                Ok(()) => Ok(p.outcome.map(|range| &events[range])),
                 Err(e) => Err(e.clone()),
             };
-            let _ = p.reply.send(answer);
+            p.reply.send(answer);
         }
         for read in reads {
             self.answer_read(read);
         }
     }
 
-    /// Decides against the tentative views and stages the events.
+    /// Decides against the tentative views and stages the events; their
+    /// place in `events`.
     fn decide(
         &mut self,
-        command: &Command,
+        command: Command,
         events: &mut Vec<Event>,
         secrets: &mut Vec<(String, Vec<u8>)>,
-    ) -> Executed {
-        let new_events: Vec<NewEvent> = decide(&self.tentative, command)?;
+    ) -> std::result::Result<std::ops::Range<usize>, Refusal> {
+        let new_events: Vec<NewEvent> = decide(&self.tentative, &command)?;
         let now = now_ms();
-        let stamped: Vec<Event> = new_events
-            .into_iter()
-            .map(|e| {
-                let seq = self.tentative.last_seq + 1;
-                let event = e.stamp(seq, now);
-                self.tentative.apply(&event);
-                event
-            })
-            .collect();
-        if let (
-            Command::Create {
-                credentials: Some(blob),
-                ..
-            },
-            Some(first),
-        ) = (command, stamped.first())
+        let start = events.len();
+        for new in new_events {
+            let event = new.stamp(self.tentative.last_seq + 1, now);
+            self.tentative.apply(&event);
+            events.push(event);
+        }
+        if let Command::Create {
+            unique_id,
+            credentials: Some(blob),
+            ..
+        } = command
         {
-            if let Some(id) = &first.unique_id {
-                secrets.push((super::commands::credentials_key(id), blob.clone()));
+            if start < events.len() {
+                secrets.push((super::commands::credentials_key(&unique_id), blob));
             }
         }
-        events.extend(stamped.iter().cloned());
-        Ok(stamped)
+        Ok(start..events.len())
     }
 
     /// Appends the batch durably, then publishes it to the readers.
@@ -467,7 +496,7 @@ impl Writer {
     fn answer_unwritable(&self, request: Request) {
         let err = || Error::NotWritable("the log is being reopened".into());
         match request {
-            Request::Execute(_, reply) => drop(reply.send(Err(err()))),
+            Request::Execute(_, reply) => reply.send(Err(err())),
             Request::Secret(_, reply) => drop(reply.send(Err(err()))),
             Request::Events(_, reply) => drop(reply.send(Err(err()))),
             Request::Close(reply) => drop(reply.send(())),

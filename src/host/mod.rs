@@ -40,6 +40,10 @@ pub struct ValidIntegration {
     pub active: bool,
     /// `/create` needs this `X-Api-Key`.
     pub api_key: Option<Secret>,
+    /// The case the synthetic check opens, if one is configured.
+    pub probe_case: Option<String>,
+    /// How often the periodic probe runs; `None`: off.
+    pub probe_interval: Option<std::time::Duration>,
 }
 
 /// Checks a configuration; the error says what is wrong.
@@ -73,6 +77,7 @@ pub fn validate(name: &str, config: &IntegrationConfig) -> Result<ValidIntegrati
     if password.expose().is_empty() || password.expose().len() > 1024 {
         return Err("password must be 1-1024 characters".into());
     }
+    let (probe_case, probe_interval) = validate_probe(&config)?;
     Ok(ValidIntegration {
         erp_type,
         erp_url,
@@ -83,7 +88,26 @@ pub fn validate(name: &str, config: &IntegrationConfig) -> Result<ValidIntegrati
         },
         active: config.active.unwrap_or(true),
         api_key: config.api_key.filter(|k| !k.expose().is_empty()),
+        probe_case,
+        probe_interval,
     })
+}
+
+/// The probe case (checked) and the probe interval (`None`: off).
+fn validate_probe(
+    config: &IntegrationConfig,
+) -> Result<(Option<String>, Option<std::time::Duration>), String> {
+    let case = config.probe_case.clone();
+    if let Some(case) = &case {
+        if case.trim().is_empty() || case.len() > 256 || case.chars().any(char::is_control) {
+            return Err("probe_case must be 1-256 printable characters".into());
+        }
+    }
+    let interval = config.probe_interval_secs.filter(|secs| *secs > 0);
+    if interval.is_some() && case.is_none() {
+        return Err("probe_interval_secs needs probe_case (the case the probe opens)".into());
+    }
+    Ok((case, interval.map(std::time::Duration::from_secs)))
 }
 
 /// One integration the host knows.
@@ -252,6 +276,7 @@ impl Host {
             "erp_type": c.erp_type, "erp_url": c.erp_url, "port": c.port, "username": c.username,
             "active": c.active.unwrap_or(true), "password_set": c.password.is_some() || c.password_env.is_some(),
             "api_key_set": c.api_key.is_some(),
+            "probe_case": c.probe_case, "probe_interval_secs": c.probe_interval_secs.unwrap_or(0),
         });
         Ok(value)
     }
@@ -534,9 +559,41 @@ fn start_workshop(
         data_dir.to_path_buf(),
         &Tuning::default(),
     );
+    if let (Some(case_id), Some(interval)) = (valid.probe_case, valid.probe_interval) {
+        settings.probe = Some(workshop::ProbeSettings {
+            case_id,
+            interval,
+            credentials: valid.credentials.clone(),
+        });
+    }
     settings.credentials = Some(valid.credentials);
     settings.api_key = valid.api_key;
     let ws = workshop::start(settings, cipher.clone()).map_err(|e| e.to_string())?;
     integration.workshop = Some(ws);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_probe_runs_only_with_a_case_and_an_interval() {
+        let probe = |case: Option<&str>, secs: Option<u64>| {
+            validate_probe(&IntegrationConfig {
+                probe_case: case.map(str::to_string),
+                probe_interval_secs: secs,
+                ..Default::default()
+            })
+        };
+        let case = || Some("0558".to_string());
+        assert_eq!(probe(None, None), Ok((None, None)));
+        assert_eq!(probe(Some("0558"), None), Ok((case(), None)));
+        assert_eq!(probe(Some("0558"), Some(0)), Ok((case(), None)));
+        let every_minute = Some(Duration::from_secs(60));
+        assert_eq!(probe(Some("0558"), Some(60)), Ok((case(), every_minute)));
+        assert!(probe(None, Some(60)).is_err());
+        assert!(probe(Some(" "), None).is_err());
+    }
 }

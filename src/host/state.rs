@@ -30,6 +30,11 @@ impl HostState {
         data_dir.join(FILE)
     }
 
+    /// Whether the API has kept any state under `data_dir`.
+    pub fn exists(data_dir: &Path) -> bool {
+        Self::path(data_dir).is_file()
+    }
+
     /// Reads the state (empty if there is none yet).
     pub fn load(data_dir: &Path, cipher: &Cipher) -> anyhow::Result<HostState> {
         let path = Self::path(data_dir);

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::{auth, create_body, ApiError, ApiState};
 use crate::event_log::QueueKind;
 use crate::telemetry::tracing_otel;
-use crate::workshop::intake::{ClearQueue, CreateAnswer, Enqueue, RecordBadRequest, Requeue};
+use crate::workshop::intake::{ClearQueue, CreateAnswer, RecordBadRequest, Requeue};
 use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
 use crate::workshop::worker::{StartWorker, StopWorker};
 
@@ -244,7 +244,13 @@ async fn create(
     };
     let unique_id = request.unique_id.clone();
     tracing::Span::current().record("unique_id", unique_id.as_str());
-    match intake.send(Enqueue { request, trace_id }).await?? {
+    match state
+        .workshop
+        .actors
+        .intake_desk
+        .enqueue(request, trace_id)
+        .await?
+    {
         CreateAnswer::Accepted { status, new } => {
             tracing::info!(status = status.as_str(), new, "order acknowledged");
             Ok(HttpResponse::Ok().json(json!({"status": status.as_str(), "unique_id": unique_id})))

@@ -15,6 +15,7 @@ use prometheus::{
 
 use crate::event_log::views::FAILURE_CLASSES;
 use crate::event_log::{events::now_ms, Journal, QueueKind, Status, Views};
+use crate::workshop::probe::ProbeOutcome;
 use crate::workshop::worker::WorkerState;
 
 /// Browser attempt durations, by outcome.
@@ -69,6 +70,7 @@ pub struct WorkshopSample {
     events: u64,
     write_errors: u64,
     timings: AttemptTimings,
+    probe: Option<ProbeOutcome>,
 }
 
 struct ViewFigures {
@@ -116,6 +118,7 @@ impl WorkshopSample {
             events: stats.events.load(Ordering::Relaxed),
             write_errors: stats.write_errors.load(Ordering::Relaxed),
             timings: worker.timings.clone(),
+            probe: worker.probe.get(),
         }
     }
 }
@@ -129,6 +132,9 @@ struct Families {
     gauges: Vec<Family<GaugeVec, f64>>,
     queue_depth: IntGaugeVec,
     failed: IntCounterVec,
+    /// Only for workshops whose probe has run (absent otherwise, so a
+    /// workshop without a probe never looks like a failing one).
+    probe: Vec<Family<GaugeVec, f64>>,
 }
 
 fn counter(
@@ -287,7 +293,29 @@ fn families() -> Option<Families> {
         gauges,
         queue_depth,
         failed,
+        probe: probe_gauges()?,
     })
+}
+
+/// The synthetic check's gauges, read from the last probe.
+fn probe_gauges() -> Option<Vec<Family<GaugeVec, f64>>> {
+    Some(vec![
+        gauge(
+            "oilmat_probe_success",
+            "1 if the last synthetic check logged in and opened the probe case, else 0.",
+            |s| s.probe.as_ref().map_or(0.0, |p| f64::from(u8::from(p.ok))),
+        )?,
+        gauge(
+            "oilmat_probe_last_run_timestamp_seconds",
+            "When the last synthetic check finished (Unix time).",
+            |s| s.probe.as_ref().map_or(0.0, |p| p.at_ms as f64 / 1000.0),
+        )?,
+        gauge(
+            "oilmat_probe_duration_seconds",
+            "How long the last synthetic check took.",
+            |s| s.probe.as_ref().map_or(0.0, |p| p.duration.as_secs_f64()),
+        )?,
+    ])
 }
 
 impl Families {
@@ -301,6 +329,11 @@ impl Families {
         }
         for (g, read) in &self.gauges {
             g.with_label_values(&[&s.workshop]).set(read(s));
+        }
+        if s.probe.is_some() {
+            for (g, read) in &self.probe {
+                g.with_label_values(&[&s.workshop]).set(read(s));
+            }
         }
         for (queue, depth) in [("task", s.views.task), ("error", s.views.error)] {
             self.queue_depth
@@ -324,7 +357,7 @@ impl Families {
         for (c, _) in self.seconds {
             let _ = registry.register(Box::new(c));
         }
-        for (g, _) in self.gauges {
+        for (g, _) in self.gauges.into_iter().chain(self.probe) {
             let _ = registry.register(Box::new(g));
         }
         let _ = registry.register(Box::new(self.queue_depth));

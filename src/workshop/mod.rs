@@ -7,6 +7,7 @@
 pub mod evidence;
 pub mod intake;
 pub mod leftovers;
+pub mod probe;
 pub mod queue;
 pub mod status;
 pub mod supervisor;
@@ -52,6 +53,19 @@ pub struct WorkshopSettings {
     pub api_key: Option<Secret>,
     /// How long and how much evidence of failed attempts is kept.
     pub evidence: evidence::Retention,
+    /// The periodic synthetic check, if on.
+    pub probe: Option<ProbeSettings>,
+}
+
+/// The periodic synthetic check of one workshop: log in, open a case, save nothing.
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// The case it opens (never changed).
+    pub case_id: String,
+    /// How often it runs (while the worker is idle).
+    pub interval: Duration,
+    /// The ERP login it tries.
+    pub credentials: Credentials,
 }
 
 impl WorkshopSettings {
@@ -88,6 +102,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 pub struct Actors {
     /// Takes orders and operator commands into the log.
     pub intake: Addr<intake::Intake>,
+    /// Takes orders into the log in the caller's task (no mailbox hop).
+    pub intake_desk: intake::IntakeDesk,
     /// Answers status, queue and metrics questions.
     pub status: Addr<status::StatusDesk>,
     /// The browser worker.

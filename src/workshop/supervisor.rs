@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::intake::Intake;
+use super::intake::{Intake, IntakeDesk};
 use super::queue::Queue;
 use super::status::StatusDesk;
 use super::worker::{BrowserWorker, Shutdown, WorkerCtx, WorkerState};
@@ -39,8 +39,9 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
 
     let j = journal.clone();
     let queue = Queue::start_in_arbiter(&arbiter, move |_| Queue::new(j));
-    let (j, c, n) = (journal.clone(), cipher.clone(), name.clone());
-    let intake = Intake::start_in_arbiter(&arbiter, move |_| Intake::new(j, c, n, has_own));
+    let desk = IntakeDesk::new(journal.clone(), cipher.clone(), name.clone(), has_own);
+    let d = desk.clone();
+    let intake = Intake::start_in_arbiter(&arbiter, move |_| Intake::with_desk(d));
     let (j, s, n) = (journal.clone(), state.clone(), name.clone());
     let status = StatusDesk::start_in_arbiter(&arbiter, move |_| StatusDesk::new(j, s, n));
     let ctx = WorkerCtx {
@@ -58,6 +59,7 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
         settings,
         actors: Actors {
             intake,
+            intake_desk: desk,
             status,
             worker,
         },

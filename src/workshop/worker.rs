@@ -35,6 +35,8 @@ pub struct WorkerState {
     pub busy_since_ms: AtomicU64,
     /// Attempt durations by outcome.
     pub timings: AttemptTimings,
+    /// How the last synthetic check went (none before the first, or when off).
+    pub probe: super::probe::LastProbe,
 }
 
 impl WorkerState {
@@ -202,6 +204,8 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
     let mut session = Some(BrowserSession::new(ctx.settings.browser.clone()));
     let mut appended = ctx.journal.subscribe();
     let mut last_used = Instant::now();
+    // The first probe as soon as the worker is idle, so the metric shows early.
+    let mut probe_due = ctx.settings.probe.as_ref().map(|_| Instant::now());
     loop {
         if !*desired.borrow_and_update() {
             ctx.state.running.store(false, Ordering::Relaxed);
@@ -225,11 +229,21 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
             Next::WaitUntil(at) => Some(at),
             Next::Empty => None,
         };
+        if let (Some(probe), Some(due)) = (&ctx.settings.probe, probe_due) {
+            if due <= Instant::now() {
+                session = Some(super::probe::run(&ctx, probe, session.take()).await);
+                probe_due = Some(Instant::now() + probe.interval);
+                continue;
+            }
+        }
         let mut nap = wait_until
             .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
             .unwrap_or(Duration::from_secs(3600));
         if session.as_ref().is_some_and(BrowserSession::is_open) {
             nap = nap.min(ctx.settings.idle_close.saturating_sub(last_used.elapsed()));
+        }
+        if let Some(due) = probe_due {
+            nap = nap.min(due.saturating_duration_since(Instant::now()));
         }
         tokio::select! {
             _ = desired.changed() => {}
@@ -255,7 +269,7 @@ async fn close_browser(ctx: &WorkerCtx, session: &mut Option<BrowserSession>) {
 
 /// Keeps the workshop's record of its chromedriver group current (for a
 /// restart after kill -9 to clean up).
-fn sync_pidfile(ctx: &WorkerCtx, session: &BrowserSession) {
+pub(super) fn sync_pidfile(ctx: &WorkerCtx, session: &BrowserSession) {
     let pid = session.chromedriver_pid().unwrap_or(0);
     if ctx.recorded_pid.swap(pid, Ordering::Relaxed) != pid {
         super::leftovers::record(&ctx.settings.dir(), session.chromedriver_pid());

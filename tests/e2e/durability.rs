@@ -58,7 +58,7 @@ fn a_save_stored_but_never_confirmed_is_retried_without_a_second_line() {
         "au2office",
         &sandbox,
         data.path(),
-        &["--initial-backoff-ms", "200", "--step-timeout-secs", "3"],
+        &["--initial-backoff-ms", "200", "--step-timeout-secs", "5"],
     );
     assert_eq!(ws.create(&order("u-1", "800", "10", "2.5")).0, 200);
     let done = ws.wait_final(&["u-1".to_string()], Duration::from_secs(120));

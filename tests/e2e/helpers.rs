@@ -206,6 +206,8 @@ pub struct Workshop {
 
 /// Fast retries for tests: the defaults (1 s doubling) would only slow them.
 pub const FAST: &[&str] = &[
+    "--max-attempts",
+    "8",
     "--initial-backoff-ms",
     "200",
     "--max-backoff-ms",

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod check;
 mod core_flow;
 mod durability;
 mod faults;

@@ -178,9 +178,11 @@ impl Bench {
         )
         .await;
         eprintln!(
-            "book {} -> {result:?} in {:?}",
+            "book {} -> {result:?} in {:?} (chromedriver {:?}, restarts {})",
             order.unique_id,
-            started.elapsed()
+            started.elapsed(),
+            self.browser.chromedriver_pid(),
+            self.browser.restarts()
         );
         result
     }
