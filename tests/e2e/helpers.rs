@@ -224,6 +224,18 @@ impl Workshop {
         data_dir: &Path,
         extra: &[&str],
     ) -> Workshop {
+        Workshop::start_env(name, erp, sandbox, data_dir, extra, &[])
+    }
+
+    /// [`Workshop::start`] with extra environment variables.
+    pub fn start_env(
+        name: &str,
+        erp: &str,
+        sandbox: &Sandbox,
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Workshop {
         let dir = data_dir.to_str().unwrap();
         let mut args = vec![
             "workshop",
@@ -238,7 +250,7 @@ impl Workshop {
             "127.0.0.1",
         ];
         args.extend_from_slice(extra);
-        let mut proc = Proc::start(&args, &format!("workshop-{name}"), &[]);
+        let mut proc = Proc::start(&args, &format!("workshop-{name}"), env);
         proc.pidfile = Some(data_dir.join(name).join("chromedriver.pid"));
         Workshop {
             proc,
@@ -255,6 +267,37 @@ impl Workshop {
     /// POST /create with a JSON object body; (HTTP status, JSON answer).
     pub fn create(&self, order: &Value) -> (u16, Value) {
         self.create_raw(order.to_string())
+    }
+
+    /// POST /create with extra headers (a `traceparent`, say).
+    pub fn create_with(&self, order: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/create", self.url()))
+            .body(order.to_string());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let r = request.send().unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    /// GET a text page (such as /metrics).
+    pub fn get_text(&self, path: &str) -> String {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.text().unwrap()
+    }
+
+    /// PUT /kill, then waits for the process to exit.
+    pub fn kill_and_wait(&mut self) {
+        assert_eq!(self.put("/kill").0, 200);
+        let exit = self.proc.wait_exit(Duration::from_secs(10));
+        assert!(exit.is_some(), "no exit after /kill:\n{}", self.proc.log());
     }
 
     pub fn create_raw(&self, body: String) -> (u16, Value) {
@@ -376,4 +419,12 @@ pub fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) 
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// An au2office sandbox with the user, case 558 and item 10.
+pub fn seeded_sandbox() -> Sandbox {
+    let sandbox = Sandbox::start("au2office");
+    sandbox.case("558", "open");
+    sandbox.item("10");
+    sandbox
 }

@@ -5,7 +5,9 @@ mod helpers;
 
 mod check;
 mod core_flow;
+mod dashboards;
 mod durability;
 mod faults;
 mod host;
 mod hygiene;
+mod otel;

@@ -3,15 +3,13 @@
 //! scraped after a few orders and checked with promtool; its counters match
 //! the orders sent.
 
-mod obs_support;
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use obs_support::*;
+use crate::helpers::*;
 use oilmat_erp::event_log::views::{failure_class, FAILURE_CLASSES};
 use serde_json::Value;
 
@@ -120,24 +118,27 @@ fn check_dashboard_queries(queries: &[String], dir: &Path) {
 /// unknown item and a bad request; its scrape once the orders are final and
 /// the probe has run.
 fn scrape_after_orders(data: &Path) -> String {
-    let sandbox = Sandbox::start(&["558"], &["10"]);
+    let sandbox = seeded_sandbox();
     let probe = [
         ("OILMAT_PROBE_CASE", "558"),
         ("OILMAT_PROBE_INTERVAL_SECS", "1"),
         ("OILMAT_PROBE_USERNAME", USER),
         ("OILMAT_PROBE_PASSWORD", PASSWORD),
     ];
-    let ws = Workshop::start("scraped", &sandbox, data, &probe);
+    let ws = Workshop::start_env("scraped", "au2office", &sandbox, data, FAST, &probe);
     for (id, item) in [("dash-1", "10"), ("dash-2", "10"), ("dash-3", "999")] {
-        let (code, body) = ws.create(&order(id, "558", item, "2"), &[]);
+        let (code, body) = ws.create(&order(id, "558", item, "2"));
         assert_eq!(code, 200, "{body}");
     }
-    let (code, _) = ws.create(&order("dash-4", "558", "10", "-1"), &[]);
+    let (code, _) = ws.create(&order("dash-4", "558", "10", "-1"));
     assert_eq!(code, 400);
-    let statuses = ws.wait_final(&["dash-1", "dash-2", "dash-3"], Duration::from_secs(120));
+    let statuses = ws.wait_final(
+        &["dash-1", "dash-2", "dash-3"].map(String::from),
+        Duration::from_secs(120),
+    );
     let final_states: Vec<&str> = statuses
         .iter()
-        .map(|s| s["status"].as_str().unwrap_or(""))
+        .map(|(_, s)| s["status"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(final_states, ["completed", "completed", "failed"]);
     let mut scrape = String::new();

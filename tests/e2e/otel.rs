@@ -5,15 +5,13 @@
 //! JSON log lines inside an order's spans name its workshop and unique id;
 //! the password appears nowhere.
 
-mod obs_support;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use obs_support::*;
+use crate::helpers::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
@@ -139,7 +137,7 @@ fn decode(body: &[u8]) -> Vec<Span> {
 #[test]
 fn an_orders_spans_carry_the_trace_id_of_its_events() {
     let receiver = Receiver::start();
-    let sandbox = Sandbox::start(&["558"], &["10"]);
+    let sandbox = seeded_sandbox();
     let data = tempfile::tempdir().unwrap();
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url.as_str()),
@@ -147,15 +145,15 @@ fn an_orders_spans_carry_the_trace_id_of_its_events() {
         // Even when asked for WebDriver debug lines, no password may show.
         ("RUST_LOG", "info,oilmat_erp=debug,thirtyfour=debug"),
     ];
-    let mut ws = Workshop::start("traced", &sandbox, data.path(), &env);
+    let mut ws = Workshop::start_env("traced", "au2office", &sandbox, data.path(), FAST, &env);
     let traceparent = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
-    let (code, body) = ws.create(
+    let (code, body) = ws.create_with(
         &order("otel-1", "558", "10", "4.5"),
         &[("traceparent", &traceparent)],
     );
     assert_eq!(code, 200, "{body}");
-    let statuses = ws.wait_final(&["otel-1"], Duration::from_secs(120));
-    assert_eq!(statuses[0]["status"], "completed", "{statuses:?}");
+    let statuses = ws.wait_final(&["otel-1".to_string()], Duration::from_secs(120));
+    assert_eq!(statuses[0].1["status"], "completed", "{statuses:?}");
 
     // The trace id support reads in the events is the one of the trace.
     let events = ws.events("otel-1");
