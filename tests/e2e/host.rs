@@ -201,6 +201,16 @@ password = "{PASSWORD}"
     assert_eq!(code, 400, "a port another integration uses: {answer}");
     let (code, answer) = host.put("/integrations/alpha", Some(json!({"bogus": 1})));
     assert_eq!(code, 400, "unknown fields are refused: {answer}");
+    // ?verify=true tries the credentials on the ERP's login page first.
+    let (code, answer) = host.put(
+        "/integrations/alpha?verify=true",
+        Some(json!({"password": "not-the-password"})),
+    );
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("login failed"),
+        "{answer}"
+    );
     assert_eq!(post_order(port_a, "a-2", "100").0, 200);
     wait_completed(port_a, "a-2");
 
