@@ -10,4 +10,5 @@ mod durability;
 mod faults;
 mod host;
 mod hygiene;
+mod legacy_log;
 mod otel;
