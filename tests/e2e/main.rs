@@ -8,6 +8,7 @@ mod core_flow;
 mod dashboards;
 mod durability;
 mod faults;
+mod grid;
 mod host;
 mod hygiene;
 mod legacy_log;
