@@ -47,6 +47,9 @@ fn main() {
     writer.write(&store, tail, total);
     let (bytes, raw, decoded) = floors(&store);
     drop(store);
+    let opening = Instant::now();
+    drop(Store::open(&ws.join("log")).expect("store"));
+    let fjall_open = opening.elapsed();
     println!(
         "log: {total} events ({} orders), {:.0} MB on disk, written in {:.1} s",
         writer.orders,
@@ -54,7 +57,8 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "floors: fjall iterates the log in {:.3} s, iterates + decodes it in {:.3} s",
+        "floors: fjall opens the log in {:.3} s, iterates it in {:.3} s, iterates + decodes it in {:.3} s",
+        fjall_open.as_secs_f64(),
         raw.as_secs_f64(),
         decoded.as_secs_f64()
     );
@@ -63,9 +67,13 @@ fn main() {
         "start-up with {total} events              | seconds | vs target {:.1} s",
         TARGET.as_secs_f64()
     );
+    let before = support::rss_bytes(std::process::id());
     let (journal, crash) = open(&rt, &ws);
     let views = check(&journal, total, writer.orders);
+    let views_rss = support::rss_bytes(std::process::id()).saturating_sub(before);
+    let closing = Instant::now();
     close(&rt, journal);
+    let snapshot_write = closing.elapsed();
     report(&format!("after a crash (snapshot + {tail} events)"), crash);
     let (journal, clean) = open(&rt, &ws);
     assert_eq!(check(&journal, total, writer.orders), views, "same views");
@@ -76,6 +84,14 @@ fn main() {
     assert_eq!(check(&journal, total, writer.orders), views, "same views");
     close(&rt, journal);
     report("no snapshot (whole log folded)", cold);
+    println!(
+        "an open journal's memory: {:.1} MB for {} orders ({} waiting), {:.0} bytes per order; closing it (writes the snapshot) took {:.3} s",
+        support::mb(views_rss),
+        writer.orders,
+        WAITING,
+        views_rss as f64 / writer.orders as f64,
+        snapshot_write.as_secs_f64()
+    );
     println!(
         "vs the decode floor: crash {:.2}x, clean {:.2}x, no snapshot {:.2}x",
         crash.as_secs_f64() / decoded.as_secs_f64(),

@@ -377,6 +377,80 @@ async fn connection(
     load
 }
 
+/// POSTs `total` requests to `path` over `concurrency` keep-alive
+/// connections (request `i` made by `body(0, i)`), from one thread of its
+/// own; every answer's status code, by request number, and the time taken.
+pub fn post_many(
+    addr: SocketAddr,
+    path: &'static str,
+    concurrency: usize,
+    total: u64,
+    body: BodyFn,
+) -> (Vec<u16>, Duration) {
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|_| {
+                    let (next, body) = (next.clone(), body.clone());
+                    tokio::spawn(async move { post_until(addr, path, &next, total, body).await })
+                })
+                .collect();
+            let mut codes = vec![0u16; total as usize];
+            for task in tasks {
+                for (i, code) in task.await.expect("connection task") {
+                    codes[i as usize] = code;
+                }
+            }
+            (codes, started.elapsed())
+        })
+    });
+    thread.join().expect("post thread")
+}
+
+async fn post_until(
+    addr: SocketAddr,
+    path: &'static str,
+    next: &std::sync::atomic::AtomicU64,
+    total: u64,
+    body: BodyFn,
+) -> Vec<(u64, u16)> {
+    use std::sync::atomic::Ordering;
+    let mut codes = Vec::new();
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.set_nodelay(true);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, driver) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("handshake");
+    tokio::spawn(driver);
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= total {
+            return codes;
+        }
+        let request = hyper::Request::post(path)
+            .header(hyper::header::HOST, "bench")
+            .body(Full::new(Bytes::from(body(0, i))))
+            .expect("request");
+        let code = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status().as_u16();
+            response.into_body().collect().await?;
+            Ok::<_, hyper::Error>(status)
+        }
+        .await
+        .unwrap_or(0);
+        codes.push((i, code));
+    }
+}
+
 /// A sandbox ERP of the real binary, seeded with the ERP login.
 pub struct Sandbox {
     pub proc: Proc,

@@ -221,6 +221,8 @@ pub fn rebuild(store: &Store) -> Result<Views> {
 /// the events after it folded in, else the whole log folded; and how many
 /// events were folded.
 pub fn recover(workshop_dir: &Path, store: &Store) -> Result<(Views, u64)> {
+    // Not `unwrap_or_default`: an empty log's views want the worker running.
+    #[allow(clippy::unwrap_or_default)]
     let mut views = snapshot::load(workshop_dir, store).unwrap_or_else(Views::new);
     let mut folded = 0;
     for event in store.events_from(views.last_seq + 1) {
@@ -329,9 +331,9 @@ impl Writer {
         if self.store.is_none() {
             return batch.into_iter().for_each(|r| self.answer_unwritable(r));
         }
-        let mut pending = Vec::new();
-        let mut events = Vec::new();
-        let mut secrets = Vec::new();
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut events = Vec::with_capacity(batch.len());
+        let mut secrets = Vec::with_capacity(batch.len());
         let mut reads = Vec::new();
         for request in batch {
             match request {

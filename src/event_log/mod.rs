@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub use commands::{Command, EvidencePaths, Refusal, RetryPolicy};
 pub use events::{Event, EventKind, NewEvent, OrderData, QueueKind};
 pub use journal::{Executed, Journal};
-pub use views::{OrderView, Snapshot, Status, Views};
+pub use views::{OrderView, Snapshot, SnapshotRef, Status, Views};
 
 /// What can go wrong with a workshop's log.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::Event;
 use super::store::Store;
-use super::views::{Snapshot, Views, SNAPSHOT_FORMAT};
+use super::views::{Snapshot, SnapshotRef, Views, SNAPSHOT_FORMAT};
 use super::{Error, Result};
 
 /// The snapshot's file name in the workshop's folder.
@@ -24,7 +24,7 @@ pub fn path(workshop_dir: &Path) -> PathBuf {
 }
 
 /// What the file holds: the views and the event they end with.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Stored {
     /// The last event folded in (checked against the log when loading).
     last_event: Option<Event>,
@@ -42,7 +42,7 @@ pub fn save(workshop_dir: &Path, views: &Views, last_event: Option<&Event>) -> R
         &mut out,
         &StoredRef {
             last_event,
-            views: &views.snapshot(),
+            views: views.snapshot(),
         },
     )?;
     out.flush().map_err(|e| Error::io(&tmp, e))?;
@@ -53,11 +53,11 @@ pub fn save(workshop_dir: &Path, views: &Views, last_event: Option<&Event>) -> R
     std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))
 }
 
-/// [`Stored`] without copying the views.
+/// [`Stored`] as written, without copying the views.
 #[derive(Serialize)]
 struct StoredRef<'a> {
     last_event: Option<&'a Event>,
-    views: &'a Snapshot,
+    views: SnapshotRef<'a>,
 }
 
 /// The views of the snapshot, if there is one that fits the log in `store`.

@@ -14,6 +14,11 @@ use super::{Error, Result};
 const EVENTS: &str = "events";
 const SECRETS: &str = "secrets";
 const LOCK_FILE: &str = "workshop.lock";
+/// Memtable sizes (fjall's default is 64 MiB per keyspace): what a log
+/// holds in memory before it is written out as a table, and what a start
+/// replays from fjall's journal. Set when a keyspace is created.
+const EVENTS_MEMTABLE: u64 = 8 * 1024 * 1024;
+const SECRETS_MEMTABLE: u64 = 2 * 1024 * 1024;
 
 /// The exclusive claim of one process on a workshop's folder.
 #[derive(Debug)]
@@ -63,10 +68,14 @@ impl Store {
             .open()
             .map_err(|e| Error::storage("open", e))?;
         let events = db
-            .keyspace(EVENTS, KeyspaceCreateOptions::default)
+            .keyspace(EVENTS, || {
+                KeyspaceCreateOptions::default().max_memtable_size(EVENTS_MEMTABLE)
+            })
             .map_err(|e| Error::storage("open events", e))?;
         let secrets = db
-            .keyspace(SECRETS, KeyspaceCreateOptions::default)
+            .keyspace(SECRETS, || {
+                KeyspaceCreateOptions::default().max_memtable_size(SECRETS_MEMTABLE)
+            })
             .map_err(|e| Error::storage("open secrets", e))?;
         Ok(Store {
             db,

@@ -244,8 +244,9 @@ pub fn failure_class(reason: &str) -> &'static str {
 /// Everything folded from one workshop's log.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Views {
-    /// Every order that is not completed, by unique id.
-    pub orders: Map<String, OrderView>,
+    /// Every order that is not completed, by unique id (boxed: a growing
+    /// map moves and leaves empty only small slots).
+    pub orders: Map<String, Box<OrderView>>,
     /// The ids of completed orders (their details are not kept: see the module doc).
     completed: Set<Box<str>>,
     /// Orders waiting or in progress, by the seq that (re)queued them.
@@ -287,7 +288,7 @@ impl Views {
     /// id and status only.
     pub fn order(&self, unique_id: &str) -> Option<Cow<'_, OrderView>> {
         if let Some(order) = self.orders.get(unique_id) {
-            return Some(Cow::Borrowed(order));
+            return Some(Cow::Borrowed(&**order));
         }
         self.completed
             .contains(unique_id)
@@ -310,7 +311,9 @@ impl Views {
             QueueKind::Task => &self.task_queue,
             QueueKind::Error => &self.error_queue,
         };
-        queue.values().filter_map(|id| self.orders.get(id))
+        queue
+            .values()
+            .filter_map(|id| self.orders.get(id).map(|o| &**o))
     }
 
     /// How many orders a queue holds.
@@ -345,9 +348,11 @@ impl Views {
         };
         if self.completed.remove(id) {
             // No decided command touches a completed order; fold it all the same.
-            self.orders.insert(id.to_string(), OrderView::completed(id));
+            let order = Box::new(OrderView::completed(id));
+            self.orders.insert(id.to_string(), order);
         } else if !self.orders.contains_key(id) {
-            self.orders.insert(id.to_string(), OrderView::new(id));
+            self.orders
+                .insert(id.to_string(), Box::new(OrderView::new(id)));
         }
         let Some(order) = self.orders.get_mut(id) else {
             return;
@@ -434,9 +439,9 @@ impl Views {
 /// The format [`Views::snapshot`] writes; a snapshot of another is not used.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
-/// The views as of one event, as a snapshot keeps them: restoring it and
-/// folding the events after `last_seq` gives the views of the whole log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The views as of one event, as a snapshot file holds them: restoring it
+/// and folding the events after `last_seq` gives the views of the whole log.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Snapshot {
     /// [`SNAPSHOT_FORMAT`] when written.
     pub format: u32,
@@ -452,25 +457,56 @@ pub struct Snapshot {
     last_error: Option<(String, u64)>,
 }
 
+/// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
+/// reads back (serialized without copying the views).
+#[derive(Serialize)]
+pub struct SnapshotRef<'a> {
+    format: u32,
+    last_seq: u64,
+    #[serde(serialize_with = "values")]
+    orders: &'a Map<String, Box<OrderView>>,
+    #[serde(serialize_with = "items")]
+    completed: &'a Set<Box<str>>,
+    #[serde(serialize_with = "items")]
+    task_queue: &'a BTreeMap<u64, String>,
+    #[serde(serialize_with = "items")]
+    error_queue: &'a BTreeMap<u64, String>,
+    worker_wanted: bool,
+    counters: &'a Counters,
+    last_completed_ms: Option<u64>,
+    last_error: &'a Option<(String, u64)>,
+}
+
+fn values<S: serde::Serializer>(
+    map: &&Map<String, Box<OrderView>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.values())
+}
+
+fn items<'a, C, S>(items: &&'a C, s: S) -> Result<S::Ok, S::Error>
+where
+    &'a C: IntoIterator,
+    <&'a C as IntoIterator>::Item: Serialize,
+    S: serde::Serializer,
+{
+    s.collect_seq(*items)
+}
+
 impl Views {
-    /// A snapshot of these views.
-    pub fn snapshot(&self) -> Snapshot {
-        let mut orders: Vec<OrderView> = self.orders.values().cloned().collect();
-        orders.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-        let mut completed: Vec<Box<str>> = self.completed.iter().cloned().collect();
-        completed.sort_unstable();
-        let pairs = |q: &BTreeMap<u64, String>| q.iter().map(|(k, v)| (*k, v.clone())).collect();
-        Snapshot {
+    /// A snapshot of these views, to serialize.
+    pub fn snapshot(&self) -> SnapshotRef<'_> {
+        SnapshotRef {
             format: SNAPSHOT_FORMAT,
             last_seq: self.last_seq,
-            orders,
-            completed,
-            task_queue: pairs(&self.task_queue),
-            error_queue: pairs(&self.error_queue),
+            orders: &self.orders,
+            completed: &self.completed,
+            task_queue: &self.task_queue,
+            error_queue: &self.error_queue,
             worker_wanted: self.worker_wanted,
-            counters: self.counters.clone(),
+            counters: &self.counters,
             last_completed_ms: self.last_completed_ms,
-            last_error: self.last_error.clone(),
+            last_error: &self.last_error,
         }
     }
 
@@ -489,7 +525,7 @@ impl Views {
             orders: snapshot
                 .orders
                 .into_iter()
-                .map(|o| (o.unique_id.clone(), o))
+                .map(|o| (o.unique_id.clone(), Box::new(o)))
                 .collect(),
             completed: snapshot.completed.into_iter().collect(),
             task_queue: snapshot.task_queue.into_iter().collect(),

@@ -17,7 +17,7 @@ use crate::workshop::Workshop;
 pub use auth::AdminToken;
 
 /// actix-web worker threads per workshop API (each a single-threaded arbiter).
-pub const WORKERS: usize = 1;
+pub const WORKERS: usize = 2;
 
 /// Called when `/kill` asks the integration to stop.
 pub type KillSwitch = Arc<dyn Fn() + Send + Sync>;

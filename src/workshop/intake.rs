@@ -155,9 +155,13 @@ impl IntakeDesk {
         }
         let credentials = match (&request.username, &request.password) {
             (Some(user), Some(password)) => {
-                let plain = serde_json::json!({"username": user, "password": password.expose()});
+                let plain = SealedLogin {
+                    username: user,
+                    password: password.expose(),
+                };
+                let plain = serde_json::to_vec(&plain).unwrap_or_default();
                 let context = self.credentials_context(&request.unique_id);
-                Some(self.cipher.seal(plain.to_string().as_bytes(), &context))
+                Some(self.cipher.seal(&plain, &context))
             }
             _ if self.has_own_credentials => None,
             (None, _) => return Err("missing field username".to_string()),
@@ -180,6 +184,13 @@ impl IntakeDesk {
     fn credentials_context(&self, unique_id: &str) -> String {
         credentials_context(&self.workshop, unique_id)
     }
+}
+
+/// The plain text of an order's sealed credentials (what the worker opens).
+#[derive(serde::Serialize)]
+struct SealedLogin<'a> {
+    username: &'a str,
+    password: &'a str,
 }
 
 /// What an order's sealed credentials are bound to.
