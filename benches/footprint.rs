@@ -107,17 +107,16 @@ fn config_text(n: usize, logs: &std::path::Path) -> String {
         "data_dir = {:?}\nwebdriver = \"spawn\"\n\n[management]\nlisten = \"127.0.0.1:0\"\n",
         logs.display().to_string()
     );
-    for i in 0..n {
-        let port = free_port();
+    // Held together until all are chosen, so no port comes up twice.
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind(("0.0.0.0", 0)).expect("bind"))
+        .collect();
+    for (i, listener) in listeners.iter().enumerate() {
+        let port = listener.local_addr().expect("addr").port();
         let _ = write!(
             text,
             "\n[workshops.ws{i:03}]\nerp_type = \"au2office\"\nerp_url = \"http://127.0.0.1:9\"\nport = {port}\nusername = \"u\"\npassword = \"p\"\nactive = true\n"
         );
     }
     text
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind(("0.0.0.0", 0)).expect("bind");
-    listener.local_addr().expect("addr").port()
 }

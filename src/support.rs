@@ -239,7 +239,7 @@ fn print_summary(workshop: &str, views: &Views) {
     println!(
         "workshop {workshop}: {} events, {} orders",
         views.last_seq,
-        views.orders.len()
+        views.order_count()
     );
     println!(
         "  received {}  completed {}  failed {}  bad requests {}  cleared {}  attempts {} (retries {})",
@@ -284,13 +284,18 @@ fn print_timeline(dir: &Path, id: &str, events: &[Event], views: &Views) -> anyh
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    if let Some(trace) = &order.trace_id {
-        println!("trace id: {trace}");
-    }
     let mine: Vec<&Event> = events
         .iter()
         .filter(|e| e.unique_id.as_deref() == Some(id))
         .collect();
+    // Completed orders keep no details in the views: the events have the trace.
+    let trace = mine
+        .iter()
+        .find_map(|e| e.trace_id.clone())
+        .or(order.trace_id.clone());
+    if let Some(trace) = trace {
+        println!("trace id: {trace}");
+    }
     let first = mine.first().map_or(0, |e| e.ts_ms);
     for event in &mine {
         println!(

@@ -13,7 +13,7 @@ use super::probe::ProbeSteps;
 use super::{admanager, au2office, ErpType};
 
 /// How often a wait looks at the page again.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Logins one call may do after the first one, before it gives up.
 pub const MAX_RELOGINS: u32 = 3;

@@ -32,8 +32,9 @@ const FIRST_REOPEN_WAIT: Duration = Duration::from_millis(200);
 const MAX_REOPEN_WAIT: Duration = Duration::from_secs(5);
 /// Events between two snapshots of the views: a start after a crash folds at
 /// most this many events on top of the last snapshot. When the views hold
-/// more orders than that, the interval grows with them, so that writing
-/// snapshots costs the writer a bounded share of its time per event.
+/// more orders than that (completed ones included), the interval grows with
+/// them, so that writing snapshots costs a bounded share of the writer's
+/// time per event.
 pub const SNAPSHOT_EVERY: u64 = 100_000;
 
 /// What an executed command did: the events appended, or why there were none.
@@ -221,9 +222,7 @@ pub fn rebuild(store: &Store) -> Result<Views> {
 /// the events after it folded in, else the whole log folded; and how many
 /// events were folded.
 pub fn recover(workshop_dir: &Path, store: &Store) -> Result<(Views, u64)> {
-    // Not `unwrap_or_default`: an empty log's views want the worker running.
-    #[allow(clippy::unwrap_or_default)]
-    let mut views = snapshot::load(workshop_dir, store).unwrap_or_else(Views::new);
+    let mut views = snapshot::load(workshop_dir, store).unwrap_or_default();
     let mut folded = 0;
     for event in store.events_from(views.last_seq + 1) {
         views.apply(&event?);
@@ -297,10 +296,10 @@ impl Writer {
     }
 
     /// Snapshots the views once [`SNAPSHOT_EVERY`] events (or as many as
-    /// the views hold orders in full) came after the last snapshot.
+    /// the views hold orders) came after the last snapshot.
     fn snapshot_if_due(&mut self) {
         let since = self.tentative.last_seq.saturating_sub(self.snapshot_seq);
-        if since >= SNAPSHOT_EVERY.max(self.tentative.orders.len() as u64) {
+        if since >= SNAPSHOT_EVERY.max(self.tentative.order_count() as u64) {
             self.snapshot();
         }
     }

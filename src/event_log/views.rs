@@ -242,7 +242,7 @@ pub fn failure_class(reason: &str) -> &'static str {
 }
 
 /// Everything folded from one workshop's log.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Views {
     /// Every order that is not completed, by unique id (boxed: a growing
     /// map moves and leaves empty only small slots).
@@ -266,13 +266,28 @@ pub struct Views {
     pub last_error: Option<(String, u64)>,
 }
 
+impl Default for Views {
+    /// Empty views, as for an empty log: the worker runs until an operator stops it.
+    fn default() -> Self {
+        Views {
+            orders: Map::default(),
+            completed: Set::default(),
+            task_queue: BTreeMap::new(),
+            error_queue: BTreeMap::new(),
+            queue_keys: Map::default(),
+            worker_wanted: true,
+            counters: Counters::default(),
+            last_seq: 0,
+            last_completed_ms: None,
+            last_error: None,
+        }
+    }
+}
+
 impl Views {
     /// Empty views, as for an empty log.
     pub fn new() -> Views {
-        Views {
-            worker_wanted: true,
-            ..Views::default()
-        }
+        Views::default()
     }
 
     /// Folds a whole log.

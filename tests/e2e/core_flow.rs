@@ -49,6 +49,15 @@ fn orders_over_several_cases_land_exactly_once() {
     assert_eq!(total, 9);
     // Amounts arrive with a decimal comma, so 4.5 litres stay 4.5 (not 45).
     assert!(sandbox.lines("558").iter().all(|l| l["qty"] == json!(4.5)));
+    // A completed order's timeline still names its trace and its attempt.
+    let timeline = ws.cli(&["replay", "flow", "--unique-id", "flow-0"]);
+    assert!(timeline.contains("order flow-0: completed"), "{timeline}");
+    assert!(
+        timeline.contains("trace id: ") && timeline.contains("line added"),
+        "{timeline}"
+    );
+    let summary = ws.cli(&["replay", "flow"]);
+    assert!(summary.contains("9 orders"), "{summary}");
     // The duplicate of a completed order answers its current status.
     let (code, body) = ws.create(&order(&ids[0], "558", "10", "4.5"));
     assert_eq!((code, body["status"].as_str()), (200, Some("completed")));
