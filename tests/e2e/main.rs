@@ -10,6 +10,7 @@ mod durability;
 mod faults;
 mod grid;
 mod host;
+mod host_support;
 mod hygiene;
 mod legacy_log;
 mod otel;
