@@ -69,21 +69,6 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// An intake writing to `journal`, sealing order credentials with `cipher`.
-    pub fn new(
-        journal: Journal,
-        cipher: Cipher,
-        workshop: String,
-        has_own_credentials: bool,
-    ) -> Self {
-        Intake::with_desk(IntakeDesk::new(
-            journal,
-            cipher,
-            workshop,
-            has_own_credentials,
-        ))
-    }
-
     /// An intake taking orders through `desk`.
     pub fn with_desk(desk: IntakeDesk) -> Self {
         Intake { desk }

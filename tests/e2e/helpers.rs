@@ -367,39 +367,12 @@ impl Workshop {
 
     /// Runs `oilmat-erp ARGS --data-dir DIR` (a support command); its stdout.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
-            .args(args)
-            .args(["--data-dir", self.data_dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        cli(args, &self.data_dir)
     }
 
     /// `oilmat-erp events WORKSHOP --json` for one order (works on a live log).
     pub fn events(&self, unique_id: &str) -> Vec<Value> {
-        let out = Command::new(BIN)
-            .args([
-                "events",
-                &self.name,
-                "--json",
-                "--unique-id",
-                unique_id,
-                "--data-dir",
-                self.data_dir.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "events: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
+        self.cli(&["events", &self.name, "--json", "--unique-id", unique_id])
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -427,4 +400,19 @@ pub fn seeded_sandbox() -> Sandbox {
     sandbox.case("558", "open");
     sandbox.item("10");
     sandbox
+}
+
+/// Runs `oilmat-erp ARGS --data-dir DIR` (a support command) and expects success; its stdout.
+pub fn cli(args: &[&str], data_dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -2,11 +2,9 @@
 //! fields added since (no schema version, no trace id, no durations) still
 //! read, fold and replay.
 
-use std::process::Command;
-
 use fjall::{Database, KeyspaceCreateOptions, PersistMode};
 
-use crate::helpers::BIN;
+use crate::helpers::cli;
 
 /// Events as the first builds wrote them (fields added later are absent).
 const OLD_EVENTS: [&str; 5] = [
@@ -32,25 +30,11 @@ fn write_old_log(dir: &std::path::Path) {
     db.persist(PersistMode::SyncAll).unwrap();
 }
 
-fn run(args: &[&str], data: &std::path::Path) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .args(["--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn an_older_log_still_reads_and_replays() {
     let data = tempfile::tempdir().unwrap();
     write_old_log(data.path());
-    let summary = run(&["replay", "legacy"], data.path());
+    let summary = cli(&["replay", "legacy"], data.path());
     assert!(summary.contains("5 events, 2 orders"), "{summary}");
     assert!(
         summary.contains("worker: stopped by an operator"),
@@ -61,12 +45,12 @@ fn an_older_log_still_reads_and_replays() {
         "{summary}"
     );
     assert!(summary.contains("task queue (1)"), "{summary}");
-    let timeline = run(&["replay", "legacy", "--unique-id", "old-1"], data.path());
+    let timeline = cli(&["replay", "legacy", "--unique-id", "old-1"], data.path());
     assert!(
         timeline.contains("order old-1: failed (unknown item: Ukendt varenummer)"),
         "{timeline}"
     );
-    let json = run(
+    let json = cli(
         &["events", "legacy", "--json", "--status", "failed"],
         data.path(),
     );
