@@ -482,32 +482,34 @@ impl Inner {
             &self.cipher,
         );
         integration.last_error = result.as_ref().err().cloned();
-        result?;
-        if self
-            .integrations
-            .get(name)
-            .is_some_and(|i| i.workshop.is_some())
-        {
-            self.start_api(name)?;
+        match result? {
+            Some(listener) => self.serve_api(name, listener),
+            None => Ok(()),
         }
-        Ok(())
     }
 
+    /// Starts the HTTP API of a running integration (`api/start`).
     fn start_api(&mut self, name: &str) -> Result<(), String> {
+        let integration = self.integrations.get(name).ok_or("unknown integration")?;
+        if integration.api.is_some() {
+            return Ok(());
+        }
+        let port = integration.config.port.ok_or("no port configured")?;
+        let listener = bind_api(port)?;
+        self.serve_api(name, listener)
+    }
+
+    fn serve_api(&mut self, name: &str, listener: TcpListener) -> Result<(), String> {
         let kill_tx = self.kill_tx.clone();
         let admin = self.admin.clone();
         let integration = self
             .integrations
             .get_mut(name)
             .ok_or("unknown integration")?;
-        if integration.api.is_some() {
-            return Ok(());
-        }
-        let (Some(ws), Some(port)) = (integration.workshop.clone(), integration.config.port) else {
+        let Some(ws) = integration.workshop.clone() else {
             return Err("integration is not running".into());
         };
-        let listener = TcpListener::bind(("0.0.0.0", port))
-            .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let owner = name.to_string();
         let kill: KillSwitch = Arc::new(move || {
             let _ = kill_tx.send(owner.clone());
@@ -540,17 +542,25 @@ impl Inner {
     }
 }
 
+/// Listens on a workshop API's port (all interfaces: OilMat posts there).
+fn bind_api(port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind(("0.0.0.0", port)).map_err(|e| format!("cannot listen on port {port}: {e}"))
+}
+
+/// Starts an active integration's workshop, its API port taken first so a
+/// busy port starts nothing; the listener for its API.
 fn start_workshop(
     name: &str,
     integration: &mut Integration,
     data_dir: &std::path::Path,
     endpoint: &WebDriverEndpoint,
     cipher: &Cipher,
-) -> Result<(), String> {
+) -> Result<Option<TcpListener>, String> {
     let valid = validate(name, &integration.config)?;
     if !valid.active {
-        return Ok(());
+        return Ok(None);
     }
+    let listener = bind_api(valid.port)?;
     let mut settings = settings_from(
         name.to_string(),
         valid.erp_type,
@@ -570,7 +580,7 @@ fn start_workshop(
     settings.api_key = valid.api_key;
     let ws = workshop::start(settings, cipher.clone()).map_err(|e| e.to_string())?;
     integration.workshop = Some(ws);
-    Ok(())
+    Ok(Some(listener))
 }
 
 #[cfg(test)]

@@ -262,3 +262,47 @@ fn assert_no_password_under(dir: &Path) {
         }
     }
 }
+
+#[test]
+fn a_workshop_that_cannot_start_is_reported_and_the_others_run() {
+    let sandbox = Sandbox::start("au2office");
+    sandbox.case("100", "open");
+    sandbox.item("10");
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let (port_taken, port_ok) = (taken.local_addr().unwrap().port(), free_port());
+    let table = |name: &str, erp: &str, port: u16| {
+        format!(
+            "[workshops.{name}]\nerp_type = \"{erp}\"\nerp_url = \"{}\"\nport = {port}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n",
+            sandbox.url()
+        )
+    };
+    let config = dir.path().join("oilmat.toml");
+    let text = format!(
+        "data_dir = \"{}\"\n[management]\nlisten = \"127.0.0.1:0\"\n{}{}{}",
+        dir.path().join("data").display(),
+        table("busyport", "au2office", port_taken),
+        table("badtype", "sap", free_port()),
+        table("fine", "au2office", port_ok)
+    );
+    std::fs::write(&config, text).unwrap();
+    let host = HostUnderTest::start(&config);
+    let busy = host.integration("busyport");
+    assert_eq!(busy["api"], "stopped");
+    assert!(
+        busy["last_error"]
+            .as_str()
+            .unwrap()
+            .contains(&port_taken.to_string()),
+        "{busy}"
+    );
+    let bad = host.integration("badtype");
+    assert!(bad["last_error"].as_str().unwrap().contains("sap"), "{bad}");
+    assert_eq!(host.integration("fine")["api"], "running");
+    assert_eq!(post_order(port_ok, "ok-1", "100").0, 200);
+    wait_completed(port_ok, "ok-1");
+    assert!(host
+        .proc
+        .log()
+        .contains("integration not started; the others run"));
+}
