@@ -96,7 +96,8 @@ fn a_restart_after_kill_9_cleans_up_the_orphaned_browser() {
 fn chromedriver_killed_mid_order_is_restarted_and_the_order_booked_once() {
     let (sandbox, _data, ws) = setup("cdkill", &[]);
     book(&ws, "k-0");
-    sandbox.faults(json!({"page_delay_ms": 1500}));
+    // Pages hang for a while: the kill surely lands mid-attempt.
+    sandbox.faults(json!({"hang_pages_ms": 5000}));
     assert_eq!(ws.create(&order("k-1", "300", "10", "1")).0, 200);
     wait_until("k-1 in progress", Duration::from_secs(30), || {
         ws.status("k-1").1["status"] == "processing"
@@ -105,6 +106,7 @@ fn chromedriver_killed_mid_order_is_restarted_and_the_order_booked_once() {
     unsafe {
         libc::kill(-group, libc::SIGKILL);
     }
+    sandbox.faults(json!({"hang_pages_ms": 0}));
     let done = ws.wait_final(&["k-1".to_string()], Duration::from_secs(120));
     assert_eq!(done[0].1["status"], "completed");
     assert_eq!(sandbox.lines_for("300", "k-1"), 1);
