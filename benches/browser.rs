@@ -24,9 +24,10 @@ mod support;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use oilmat_erp::erp::browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
-use oilmat_erp::erp::driver::{book_line, Booked, Credentials, OrderLine};
 use oilmat_erp::erp::ErpType;
+use oilmat_erp::erp::{book_line, Credentials, OrderLine};
+use oilmat_erp::erp::{BrowserConfig, BrowserSession, WebDriverEndpoint};
+use oilmat_erp::order::Booked;
 use serde_json::Value;
 use support::{Proc, Sandbox, PASSWORD, USER};
 use thirtyfour::prelude::*;
@@ -50,7 +51,7 @@ fn main() {
     }
     let start = rt.block_on(browser_start());
     let bare = rt.block_on(bare_orders(&sandbox, "b", n, Duration::from_millis(5)));
-    let driver_poll = oilmat_erp::erp::driver::POLL_INTERVAL;
+    let driver_poll = oilmat_erp::erp::waiting::POLL_INTERVAL;
     let bare_slow = rt.block_on(bare_orders(&sandbox, "p", n, driver_poll));
     let driver = rt.block_on(driver_orders(&sandbox, n));
     let (service, after_idle, right_after) = service_orders(&sandbox, n);

@@ -10,10 +10,10 @@ use anyhow::{bail, Context};
 use tokio::sync::watch;
 
 use crate::cli::{ProbeArgs, SandboxArgs, Tuning, WorkshopArgs};
-use crate::erp::browser::{BrowserConfig, WebDriverEndpoint};
-use crate::erp::driver::Credentials;
 use crate::erp::sandbox::{self, SandboxOptions};
+use crate::erp::Credentials;
 use crate::erp::ErpType;
+use crate::erp::{BrowserConfig, WebDriverEndpoint};
 use crate::event_log::RetryPolicy;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::secrets::Cipher;

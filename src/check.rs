@@ -12,10 +12,10 @@ use anyhow::{bail, Context};
 use crate::app::{announce, check_url};
 use crate::cli::CheckArgs;
 use crate::config::{HostConfig, IntegrationConfig};
-use crate::erp::browser::WebDriverEndpoint;
-use crate::erp::driver::Credentials;
 use crate::erp::probe::{self, ProbeTarget};
+use crate::erp::Credentials;
 use crate::erp::ErpType;
+use crate::erp::WebDriverEndpoint;
 use crate::host::state::HostState;
 use crate::secrets::{Cipher, Secret};
 

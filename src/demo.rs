@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 
 use crate::app::{announce, settings_from, shutdown_signal};
 use crate::cli::{DemoArgs, Tuning};
-use crate::erp::browser::WebDriverEndpoint;
 use crate::erp::sandbox::{self, SandboxOptions};
 use crate::erp::ErpType;
+use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::secrets::Cipher;
 use crate::workshop;

@@ -22,6 +22,7 @@ pub mod event_log;
 pub mod host;
 pub mod http;
 pub mod management;
+pub mod order;
 pub mod secrets;
 pub mod support;
 pub mod telemetry;

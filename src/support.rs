@@ -97,6 +97,7 @@ pub fn describe(event: &Event) -> String {
         ),
         EventKind::Failed {
             reason,
+            failure,
             is_final,
             attempt,
             screenshot,
@@ -104,8 +105,9 @@ pub fn describe(event: &Event) -> String {
             duration_ms,
         } => {
             let mut s = format!(
-                "attempt={attempt} {} reason={reason:?} after {duration_ms} ms",
-                if *is_final { "final" } else { "retryable" }
+                "attempt={attempt} {} kind={} reason={reason:?} after {duration_ms} ms",
+                if *is_final { "final" } else { "retryable" },
+                crate::event_log::events::failure_kind(*failure, reason)
             );
             for path in [screenshot, page_source].into_iter().flatten() {
                 s.push_str(&format!(" evidence={path}"));

@@ -6,8 +6,9 @@ mod erp_support;
 use std::time::Duration;
 
 use erp_support::{order, Bench};
-use oilmat_erp::erp::driver::{log_in_only, Booked, Credentials, Error};
 use oilmat_erp::erp::ErpType;
+use oilmat_erp::erp::{log_in, Credentials, Failure as Error};
+use oilmat_erp::order::Booked;
 use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(10);
@@ -23,14 +24,14 @@ async fn bench() -> Bench {
 
 fn final_reason(result: Result<Booked, Error>) -> String {
     match result {
-        Err(Error::Final(reason)) => reason,
+        Err(e) if e.is_final() => e.reason,
         other => panic!("expected a final error, got {other:?}"),
     }
 }
 
 fn retryable_reason(result: Result<Booked, Error>) -> String {
     match result {
-        Err(Error::Retryable(reason)) => reason,
+        Err(e) if !e.is_final() => e.reason,
         other => panic!("expected a retryable error, got {other:?}"),
     }
 }
@@ -184,9 +185,9 @@ async fn a_login_alone_is_accepted_or_refused() {
         password: password.into(),
     };
     let driver = bench.browser.driver().await.expect("driver");
-    let refused = log_in_only(ErpType::Admanager, driver, &base, &creds("forkert"), STEP).await;
-    assert_eq!(refused, Err(Error::Final("login failed".into())));
-    let accepted = log_in_only(
+    let refused = log_in(ErpType::Admanager, driver, &base, &creds("forkert"), STEP).await;
+    assert_eq!(refused, Err(Error::login_failed()));
+    let accepted = log_in(
         ErpType::Admanager,
         driver,
         &base,

@@ -6,9 +6,10 @@ mod erp_support;
 use std::time::Duration;
 
 use erp_support::{order, Bench};
-use oilmat_erp::erp::browser::capture_evidence;
-use oilmat_erp::erp::driver::{log_in_only, Booked, Credentials, Error};
+use oilmat_erp::erp::capture_evidence;
 use oilmat_erp::erp::ErpType;
+use oilmat_erp::erp::{log_in, Credentials, Failure as Error};
+use oilmat_erp::order::Booked;
 use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(10);
@@ -24,14 +25,14 @@ async fn bench(step: Duration) -> Bench {
 
 fn final_reason(result: Result<Booked, Error>) -> String {
     match result {
-        Err(Error::Final(reason)) => reason,
+        Err(e) if e.is_final() => e.reason,
         other => panic!("expected a final error, got {other:?}"),
     }
 }
 
 fn retryable_reason(result: Result<Booked, Error>) -> String {
     match result {
-        Err(Error::Retryable(reason)) => reason,
+        Err(e) if !e.is_final() => e.reason,
         other => panic!("expected a retryable error, got {other:?}"),
     }
 }
@@ -72,7 +73,7 @@ async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
     let second = order("u-2", "1001", "0815", "2");
     match bench.book(&second).await {
         Ok(booked) => assert_eq!(booked, Booked::Added),
-        Err(Error::Retryable(reason)) if reason.starts_with("webdriver: ") => {
+        Err(e) if !e.is_final() && e.reason.starts_with("webdriver: ") => {
             bench.browser.reset().await;
             assert_eq!(bench.book(&second).await, Ok(Booked::Added));
         }
@@ -221,9 +222,9 @@ async fn a_login_alone_is_accepted_or_refused() {
         password: password.into(),
     };
     let driver = bench.browser.driver().await.expect("driver");
-    let refused = log_in_only(ErpType::Au2office, driver, &base, &creds("forkert"), STEP).await;
-    assert_eq!(refused, Err(Error::Final("login failed".into())));
-    let accepted = log_in_only(
+    let refused = log_in(ErpType::Au2office, driver, &base, &creds("forkert"), STEP).await;
+    assert_eq!(refused, Err(Error::login_failed()));
+    let accepted = log_in(
         ErpType::Au2office,
         driver,
         &base,

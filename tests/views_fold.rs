@@ -10,6 +10,7 @@ use oilmat_erp::event_log::{
     snapshot, Command, Event, EvidencePaths, Journal, OrderData, QueueKind, Refusal, RetryPolicy,
     Snapshot, Views,
 };
+use oilmat_erp::order::{Failure, FailureKind};
 use proptest::prelude::*;
 
 fn order(case: u8) -> OrderData {
@@ -58,8 +59,11 @@ fn arb_command() -> impl Strategy<Value = Command> {
             Command::Fail {
                 unique_id,
                 attempt,
-                reason: "timeout: confirm save".into(),
-                retryable,
+                failure: if retryable {
+                    Failure::timeout("confirm save")
+                } else {
+                    Failure::new(FailureKind::UnknownItem, "unknown item: 99")
+                },
                 evidence: EvidencePaths::default(),
                 duration_ms: 7,
                 policy,

@@ -2,18 +2,33 @@
 //! the case through the ERP's web UI exactly once, and say what happened.
 //! Knows WebDriver and the UI contract (shared/erp-ui.md); nothing of the
 //! event log, HTTP or actors.
+//!
+//! - [`booking`]: the operations (book a line, log in, look at a case) and
+//!   the one place that maps an ERP type to its driver.
+//! - [`ui`]: the trait one ERP type implements and what it is given.
+//! - [`waiting`]: explicit waits, the login page, stale elements.
+//! - `au2office/`, `admanager/`: one folder per ERP type, each with its
+//!   driver (`mod.rs`) and its part of the UI contract (`contract.rs`).
+//! - [`session`], [`chromedriver`], [`evidence`]: the browser.
+//! - [`probe`], [`verify`]: the synthetic check and a credentials check.
 
-pub mod admanager;
-pub mod au2office;
-pub mod browser;
-pub mod driver;
+mod admanager;
+mod au2office;
+pub mod booking;
+pub mod chromedriver;
+pub mod error;
+pub mod evidence;
 pub mod probe;
 pub mod sandbox;
+pub mod session;
+pub mod ui;
 pub mod verify;
+pub mod waiting;
 
-pub use browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
-pub use driver::{book_line, Booked, Credentials, Error, OrderLine};
-
+pub use booking::{book_line, log_in, Credentials, OrderLine};
+pub use error::{Failure, Result};
+pub use evidence::{capture_evidence, Evidence};
+pub use session::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use std::fmt;
 use std::str::FromStr;
 
@@ -48,7 +63,7 @@ impl fmt::Display for ErpType {
 
 impl FromStr for ErpType {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         ErpType::ALL
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))

@@ -7,9 +7,11 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
-use super::driver::{self, Credentials, Error, Result};
+use super::booking::{self, Credentials};
+use super::error::{Failure, Result};
+use super::session::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use super::ErpType;
+use crate::order::FailureKind;
 
 /// One step of a probe and how it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +119,7 @@ pub async fn run_probe(
     let mut steps = ProbeSteps::default();
     let work = async {
         let browser = steps.run("start browser", session.driver()).await?;
-        driver::probe_case(
+        booking::probe_case(
             target.erp,
             browser,
             &target.base_url,
@@ -131,10 +133,13 @@ pub async fn run_probe(
     let result = tokio::time::timeout(deadline, work)
         .await
         .unwrap_or_else(|_| {
-            Err(Error::Retryable(format!(
-                "timeout: the probe took longer than {} s",
-                deadline.as_secs()
-            )))
+            Err(Failure::new(
+                FailureKind::Timeout,
+                format!(
+                    "timeout: the probe took longer than {} s",
+                    deadline.as_secs()
+                ),
+            ))
         });
     ProbeReport {
         steps: steps.0,
@@ -177,7 +182,10 @@ mod tests {
                     duration: Duration::from_millis(7),
                 },
             ],
-            result: Err(Error::Final("probe case \"9\" does not exist".into())),
+            result: Err(Failure::new(
+                FailureKind::UnknownCase,
+                "probe case \"9\" does not exist",
+            )),
             duration: Duration::from_millis(130),
         };
         let text = report.to_string();

@@ -1,7 +1,7 @@
 //! Trying an integration's credentials on the ERP's login page, saving nothing.
 
-use crate::erp::browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
-use crate::erp::driver::{self, Credentials};
+use crate::erp::booking::{self, Credentials};
+use crate::erp::session::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use crate::erp::ErpType;
 
 /// Logs in with `creds` in a fresh browser and says whether the ERP accepted them.
@@ -10,12 +10,12 @@ pub async fn verify_login(
     endpoint: &WebDriverEndpoint,
     base_url: &str,
     creds: &Credentials,
-) -> driver::Result<()> {
+) -> crate::erp::Result<()> {
     let config = BrowserConfig::new(endpoint.clone());
     let step_timeout = config.step_timeout;
     let mut session = BrowserSession::new(config);
     let result = match session.driver().await {
-        Ok(browser) => driver::log_in_only(erp, browser, base_url, creds, step_timeout).await,
+        Ok(browser) => booking::log_in(erp, browser, base_url, creds, step_timeout).await,
         Err(e) => Err(e),
     };
     session.close().await;

@@ -1,6 +1,8 @@
 //! Deciding: a command, checked against the current views, becomes the events
 //! to append (or is refused). No I/O here; the journal appends what is decided.
 
+use crate::order::Failure;
+
 use super::events::{EventKind, NewEvent, OrderData, QueueKind};
 use super::views::{OrderView, Status, Views};
 
@@ -93,10 +95,8 @@ pub enum Command {
         unique_id: String,
         /// The attempt that failed.
         attempt: u32,
-        /// Why.
-        reason: String,
-        /// False for failures that retrying cannot mend.
-        retryable: bool,
+        /// Why, typed.
+        failure: Failure,
         /// What was saved for support.
         evidence: EvidencePaths,
         /// How long the attempt took.
@@ -286,8 +286,7 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
     let Command::Fail {
         unique_id,
         attempt,
-        reason,
-        retryable,
+        failure,
         evidence,
         duration_ms,
         policy,
@@ -299,17 +298,19 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
     };
     let order = current_attempt(views, unique_id, *attempt)?;
     let used_up = order.attempts_in_round >= policy.max_attempts;
+    let retryable = !failure.is_final();
     let is_final = !retryable || used_up;
-    let reason = if *retryable && used_up {
+    let reason = if retryable && used_up {
         format!(
-            "{reason} (gave up after {} attempts)",
-            order.attempts_in_round
+            "{} (gave up after {} attempts)",
+            failure.reason, order.attempts_in_round
         )
     } else {
-        reason.clone()
+        failure.reason.clone()
     };
     let failed = EventKind::Failed {
         reason,
+        failure: Some(failure.kind),
         is_final,
         attempt: *attempt,
         screenshot: evidence.screenshot.clone(),

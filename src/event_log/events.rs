@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::order::FailureKind;
+
 /// The schema version written by this build. Readers accept every version up
 /// to this one; fields added later are `#[serde(default)]`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -115,6 +117,10 @@ pub enum EventKind {
     Failed {
         /// Why, as support should read it.
         reason: String,
+        /// The typed kind of the failure; absent in logs written before
+        /// kinds were typed (then [`failure_kind`] reads it off the reason).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<FailureKind>,
         /// True when retrying cannot help, or the attempts are used up.
         #[serde(rename = "final")]
         is_final: bool,
@@ -177,6 +183,12 @@ impl EventKind {
             EventKind::WorkerStopped { .. } => "worker stopped",
         }
     }
+}
+
+/// The kind of a `failed` event: the typed one, or for old events the one
+/// its reason names.
+pub fn failure_kind(failure: Option<FailureKind>, reason: &str) -> FailureKind {
+    failure.unwrap_or_else(|| FailureKind::from_reason(reason))
 }
 
 /// An event before the store gives it a sequence number and a timestamp.

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
-use super::events::{Event, EventKind, OrderData, QueueKind};
+use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
+use crate::order::FailureKind;
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -222,23 +223,27 @@ where
 }
 
 /// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
-/// (a small fixed set, fit for a metric label).
+/// (a small fixed set, fit for a metric label); for reasons of old logs.
 pub fn failure_class(reason: &str) -> &'static str {
-    let reason = reason.trim_start();
-    let prefixed = [
-        ("login failed", "login_failed"),
-        ("unknown item", "unknown_item"),
-        ("unknown case", "unknown_case"),
-        ("closed case", "closed_case"),
-        ("bad input", "bad_input"),
-    ];
-    if let Some((_, class)) = prefixed.iter().find(|(p, _)| reason.starts_with(p)) {
-        return class;
+    failure_class_of(FailureKind::from_reason(reason))
+}
+
+/// The class of a final failure of `kind`: the order's own faults and a
+/// refused login by name, retryable kinds (final only once the attempts are
+/// used up) as `retries_exhausted`.
+pub fn failure_class_of(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::LoginFailed
+        | FailureKind::UnknownItem
+        | FailureKind::UnknownCase
+        | FailureKind::ClosedCase
+        | FailureKind::BadInput => kind.as_str(),
+        FailureKind::Timeout
+        | FailureKind::Webdriver
+        | FailureKind::ErpServerError
+        | FailureKind::SessionExpired => "retries_exhausted",
+        FailureKind::Cleared | FailureKind::Other => "other",
     }
-    if reason.contains("(gave up after ") {
-        return "retries_exhausted";
-    }
-    "other"
 }
 
 /// Everything folded from one workshop's log.
@@ -438,10 +443,12 @@ impl Views {
             EventKind::Failed {
                 is_final: true,
                 reason,
+                failure,
                 ..
             } => {
                 c.failed += 1;
-                *c.failed_by_class.entry(failure_class(reason)).or_default() += 1;
+                let class = failure_class_of(failure_kind(*failure, reason));
+                *c.failed_by_class.entry(class).or_default() += 1;
                 self.last_error = Some((reason.clone(), event.ts_ms));
             }
             EventKind::Cleared { .. } => c.cleared += 1,

@@ -5,40 +5,14 @@
 
 use serde_json::{Map, Value};
 
+use crate::order::Litres;
 use crate::secrets::Secret;
+use crate::workshop::intake::{BadCreate, CreateRequest};
 
 /// The most bytes a `/create` body may have.
 pub const MAX_BODY: usize = 16 * 1024;
 const MAX_ID_LEN: usize = 128;
 const MAX_FIELD_LEN: usize = 256;
-
-/// A well-formed `/create` request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateRequest {
-    /// The workshop named in the order.
-    pub workshop: String,
-    /// The ERP case (work order).
-    pub case_id: String,
-    /// The ERP item number.
-    pub product_nr: String,
-    /// Litres, normalised to a decimal point ("4.5", "5").
-    pub product_amount: String,
-    /// OilMat's id.
-    pub unique_id: String,
-    /// The ERP user to log in as, if given.
-    pub username: Option<String>,
-    /// Its password, if given.
-    pub password: Option<Secret>,
-}
-
-/// A refused `/create`: the reason, and the id when the body had a usable one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadCreate {
-    /// The `unique_id` of the body, if it had a well-formed one.
-    pub unique_id: Option<String>,
-    /// What is wrong, for the client.
-    pub reason: String,
-}
 
 /// Parses a `/create` body.
 pub fn parse_create(body: &[u8]) -> Result<CreateRequest, BadCreate> {
@@ -59,7 +33,7 @@ pub fn parse_create(body: &[u8]) -> Result<CreateRequest, BadCreate> {
         workshop: field(&object, "workshop", MAX_FIELD_LEN).map_err(bad)?,
         case_id: field(&object, "case_id", MAX_FIELD_LEN).map_err(bad)?,
         product_nr: field(&object, "product_nr", MAX_FIELD_LEN).map_err(bad)?,
-        product_amount: normalise_amount(&amount).map_err(bad)?,
+        product_amount: Litres::parse(&amount).map_err(bad)?,
         username: optional_field(&object, "username").map_err(bad)?,
         password: optional_field(&object, "password")
             .map_err(bad)?
@@ -144,35 +118,6 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-/// "4.5", "5", "4,5", 4.5 → "4.5"/"5": a positive amount of litres.
-pub fn normalise_amount(text: &str) -> Result<String, String> {
-    let text = text.trim().replace(',', ".");
-    let (int, frac) = match text.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (text.as_str(), None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    if !digits(int) || frac.is_some_and(|f| !digits(f)) {
-        return Err(format!(
-            "field product_amount must be a positive number of litres, got {text:?}"
-        ));
-    }
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("field product_amount is not a number: {text:?}"))?;
-    if value <= 0.0 || value > 100_000.0 {
-        return Err(format!(
-            "field product_amount must be more than 0 and at most 100000 litres, got {text}"
-        ));
-    }
-    let int = int.trim_start_matches('0');
-    let int = if int.is_empty() { "0" } else { int };
-    Ok(match frac.map(|f| f.trim_end_matches('0')) {
-        Some(f) if !f.is_empty() => format!("{int}.{f}"),
-        _ => int.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,16 +164,6 @@ mod tests {
             .reason
             .contains("JSON object"));
         assert_eq!(parse_create(b"").unwrap_err().unique_id, None);
-    }
-
-    #[test]
-    fn amounts_are_normalised() {
-        assert_eq!(normalise_amount("4,50").unwrap(), "4.5");
-        assert_eq!(normalise_amount("05").unwrap(), "5");
-        assert_eq!(normalise_amount("0.25").unwrap(), "0.25");
-        for bad in ["0", "-1", "1e3", "4.5.1", "", "abc", ".5"] {
-            assert!(normalise_amount(bad).is_err(), "{bad}");
-        }
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {

@@ -3,7 +3,6 @@
 //! figures and the worker's state. Base units, `_total` counters, `_seconds`
 //! histograms, labelled by `workshop`; no order ids as labels.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use prometheus::core::Collector;
@@ -14,9 +13,7 @@ use prometheus::{
 };
 
 use crate::event_log::views::FAILURE_CLASSES;
-use crate::event_log::{events::now_ms, Journal, QueueKind, Status, Views};
-use crate::workshop::probe::ProbeOutcome;
-use crate::workshop::worker::WorkerState;
+use crate::event_log::{events::now_ms, QueueKind, Status, Views};
 
 /// Browser attempt durations, by outcome.
 #[derive(Debug, Clone)]
@@ -55,25 +52,54 @@ impl AttemptTimings {
     }
 }
 
-/// What one workshop contributes to a scrape.
-pub struct WorkshopSample {
-    workshop: String,
-    views: ViewFigures,
-    worker_running: bool,
-    worker_failing: bool,
-    browser_restarts: u64,
-    panics: u64,
-    log_bytes: u64,
-    log_writable: bool,
-    commits: u64,
-    commit_seconds: f64,
-    events: u64,
-    write_errors: u64,
-    timings: AttemptTimings,
-    probe: Option<ProbeOutcome>,
+/// How the last synthetic check went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeOutcome {
+    /// It logged in and the case showed.
+    pub ok: bool,
+    /// When it finished (ms since epoch).
+    pub at_ms: u64,
+    /// How long it took.
+    pub duration: Duration,
+    /// Why it failed.
+    pub error: Option<String>,
 }
 
-struct ViewFigures {
+/// What one workshop contributes to a scrape: plain figures the workshop
+/// hands over (telemetry reads nothing of the workshop itself).
+pub struct WorkshopSample {
+    /// The workshop's name (the `workshop` label).
+    pub workshop: String,
+    /// Figures folded from the log.
+    pub views: ViewFigures,
+    /// The worker is wanted and alive.
+    pub worker_running: bool,
+    /// The worker's last attempts failed.
+    pub worker_failing: bool,
+    /// Browser sessions started again after the first.
+    pub browser_restarts: u64,
+    /// Attempts that panicked.
+    pub panics: u64,
+    /// Size of the log on disk.
+    pub log_bytes: u64,
+    /// The log accepts writes.
+    pub log_writable: bool,
+    /// Group commits.
+    pub commits: u64,
+    /// Time spent committing.
+    pub commit_seconds: f64,
+    /// Events appended.
+    pub events: u64,
+    /// Failed log writes.
+    pub write_errors: u64,
+    /// Attempt durations.
+    pub timings: AttemptTimings,
+    /// The last synthetic check, if one ran.
+    pub probe: Option<ProbeOutcome>,
+}
+
+/// The figures a scrape takes from a workshop's views.
+pub struct ViewFigures {
     counters: crate::event_log::views::Counters,
     task: usize,
     error: usize,
@@ -82,7 +108,8 @@ struct ViewFigures {
 }
 
 impl ViewFigures {
-    fn of(views: &Views) -> ViewFigures {
+    /// Reads them off the views now.
+    pub fn of(views: &Views) -> ViewFigures {
         let now = now_ms();
         let oldest = views
             .queue(QueueKind::Task)
@@ -95,30 +122,6 @@ impl ViewFigures {
             error: views.queue_len(QueueKind::Error),
             oldest_waiting_age: oldest.map_or(0.0, |t| now.saturating_sub(t) as f64 / 1000.0),
             last_completed: views.last_completed_ms,
-        }
-    }
-}
-
-impl WorkshopSample {
-    /// Reads a workshop's figures now.
-    pub fn take(workshop: &str, journal: &Journal, worker: &WorkerState) -> WorkshopSample {
-        let views = ViewFigures::of(&journal.views());
-        let stats = journal.stats();
-        WorkshopSample {
-            workshop: workshop.to_string(),
-            views,
-            worker_running: worker.is_running(),
-            worker_failing: worker.is_failing(),
-            browser_restarts: worker.browser_restarts.load(Ordering::Relaxed),
-            panics: worker.panics.load(Ordering::Relaxed),
-            log_bytes: stats.disk_bytes.load(Ordering::Relaxed),
-            log_writable: journal.is_writable(),
-            commits: stats.batches.load(Ordering::Relaxed),
-            commit_seconds: stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            events: stats.events.load(Ordering::Relaxed),
-            write_errors: stats.write_errors.load(Ordering::Relaxed),
-            timings: worker.timings.clone(),
-            probe: worker.probe.get(),
         }
     }
 }

@@ -11,8 +11,8 @@
 use actix::prelude::*;
 
 use crate::event_log::{self, Command, Journal, OrderData, QueueKind, Refusal, Status};
-use crate::http::create_body::{BadCreate, CreateRequest};
-use crate::secrets::Cipher;
+use crate::order::Litres;
+use crate::secrets::{Cipher, Secret};
 
 /// Takes orders into a workshop's log; cheap to clone, callable from any task.
 #[derive(Clone)]
@@ -61,6 +61,34 @@ impl IntakeDesk {
             Err(other) => Ok(CreateAnswer::Bad(format!("refused: {other}"))),
         }
     }
+}
+
+/// A well-formed `/create` request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateRequest {
+    /// The workshop named in the order.
+    pub workshop: String,
+    /// The ERP case (work order).
+    pub case_id: String,
+    /// The ERP item number.
+    pub product_nr: String,
+    /// Litres.
+    pub product_amount: Litres,
+    /// OilMat's id.
+    pub unique_id: String,
+    /// The ERP user to log in as, if given.
+    pub username: Option<String>,
+    /// Its password, if given.
+    pub password: Option<Secret>,
+}
+
+/// A refused `/create`: the reason, and the id when the body had a usable one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadCreate {
+    /// The `unique_id` of the body, if it had a well-formed one.
+    pub unique_id: Option<String>,
+    /// What is wrong, for the client.
+    pub reason: String,
 }
 
 /// The intake actor of one workshop.
@@ -157,7 +185,7 @@ impl IntakeDesk {
                 workshop: request.workshop,
                 case_id: request.case_id,
                 product_nr: request.product_nr,
-                product_amount: request.product_amount,
+                product_amount: request.product_amount.as_str().to_string(),
                 username: request.username,
             },
             unique_id: request.unique_id,

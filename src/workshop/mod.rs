@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use actix::Addr;
 
-use crate::erp::browser::BrowserConfig;
-use crate::erp::driver::Credentials;
+use crate::erp::BrowserConfig;
+use crate::erp::Credentials;
 use crate::erp::ErpType;
 use crate::event_log::RetryPolicy;
 use crate::secrets::Secret;

@@ -10,22 +10,10 @@ use tracing::Instrument;
 
 use super::worker::{sync_pidfile, WorkerCtx};
 use super::ProbeSettings;
-use crate::erp::browser::BrowserSession;
 use crate::erp::probe::{run_probe, ProbeReport, ProbeTarget};
+use crate::erp::BrowserSession;
 use crate::event_log::events::now_ms;
-
-/// How the last probe went.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProbeOutcome {
-    /// It logged in and the case showed.
-    pub ok: bool,
-    /// When it finished (ms since epoch).
-    pub at_ms: u64,
-    /// How long it took.
-    pub duration: Duration,
-    /// Why it failed.
-    pub error: Option<String>,
-}
+pub use crate::telemetry::metrics::ProbeOutcome;
 
 /// The last probe's outcome, shared between the worker and the metrics.
 #[derive(Debug, Default)]

@@ -1,6 +1,7 @@
 //! Status: answers from the durable views (what has been fsync'd): an order's
 //! status, the queues, whether the worker runs, and the metrics.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -134,11 +135,7 @@ impl Handler<RenderMetrics> for StatusDesk {
     type Result = String;
 
     fn handle(&mut self, _: RenderMetrics, _: &mut Self::Context) -> Self::Result {
-        metrics::render(&[metrics::WorkshopSample::take(
-            &self.workshop,
-            &self.journal,
-            &self.worker,
-        )])
+        metrics::render(&[sample(&self.workshop, &self.journal, &self.worker)])
     }
 }
 
@@ -146,11 +143,7 @@ impl Handler<TakeSample> for StatusDesk {
     type Result = MessageResult<TakeSample>;
 
     fn handle(&mut self, _: TakeSample, _: &mut Self::Context) -> Self::Result {
-        MessageResult(metrics::WorkshopSample::take(
-            &self.workshop,
-            &self.journal,
-            &self.worker,
-        ))
+        MessageResult(sample(&self.workshop, &self.journal, &self.worker))
     }
 }
 
@@ -177,5 +170,26 @@ impl Handler<GetHealth> for StatusDesk {
             last_error: views.last_error.as_ref().map(|(r, _)| r.clone()),
             log_writable: self.journal.is_writable(),
         })
+    }
+}
+
+/// The workshop's figures for a scrape, read now.
+fn sample(workshop: &str, journal: &Journal, worker: &WorkerState) -> metrics::WorkshopSample {
+    let stats = journal.stats();
+    metrics::WorkshopSample {
+        workshop: workshop.to_string(),
+        views: metrics::ViewFigures::of(&journal.views()),
+        worker_running: worker.is_running(),
+        worker_failing: worker.is_failing(),
+        browser_restarts: worker.browser_restarts.load(Ordering::Relaxed),
+        panics: worker.panics.load(Ordering::Relaxed),
+        log_bytes: stats.disk_bytes.load(Ordering::Relaxed),
+        log_writable: journal.is_writable(),
+        commits: stats.batches.load(Ordering::Relaxed),
+        commit_seconds: stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        events: stats.events.load(Ordering::Relaxed),
+        write_errors: stats.write_errors.load(Ordering::Relaxed),
+        timings: worker.timings.clone(),
+        probe: worker.probe.get(),
     }
 }

@@ -14,9 +14,10 @@ use tracing::Instrument;
 
 use super::queue::{Next, NextOrder, Queue};
 use super::{file_stem, new_trace_id, WorkshopSettings};
-use crate::erp::browser::{capture_evidence, BrowserSession};
-use crate::erp::driver::{self, book_line, Booked, Credentials, OrderLine};
+use crate::erp::{self, book_line, Credentials, OrderLine};
+use crate::erp::{capture_evidence, BrowserSession};
 use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, Journal, OrderView};
+use crate::order::{Booked, Failure, FailureKind};
 use crate::secrets::Cipher;
 use crate::telemetry::metrics::AttemptTimings;
 use crate::telemetry::tracing_otel;
@@ -309,7 +310,7 @@ async fn run_isolated(
 async fn record_panic(ctx: &WorkerCtx, unique_id: &str) {
     let attempt = ctx.journal.views().order(unique_id).map(|o| o.attempt);
     if let Some(attempt) = attempt {
-        let outcome = Err(driver::Error::Retryable("worker panicked".into()));
+        let outcome = Err(Failure::new(FailureKind::Other, "worker panicked"));
         record_outcome(
             ctx,
             unique_id,
@@ -401,7 +402,7 @@ async fn book(
     ctx: &WorkerCtx,
     session: &mut BrowserSession,
     order: &OrderView,
-) -> driver::Result<Booked> {
+) -> erp::Result<Booked> {
     let credentials = credentials(ctx, order).await?;
     if switches_login(ctx, &credentials) {
         // Another ERP user than the session's: start from a fresh browser.
@@ -410,7 +411,7 @@ async fn book(
     let data = order
         .order
         .as_ref()
-        .ok_or_else(|| driver::Error::Final("bad input: order has no data".into()))?;
+        .ok_or_else(|| Failure::bad_input("order has no data"))?;
     let line = OrderLine {
         unique_id: order.unique_id.clone(),
         case_id: data.case_id.clone(),
@@ -434,8 +435,8 @@ async fn book(
     };
     match tokio::time::timeout(settings.attempt_timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(driver::Error::Retryable(format!(
-            "timeout: attempt took longer than {} s",
+        Err(_) => Err(Failure::timeout(&format!(
+            "attempt took longer than {} s",
             settings.attempt_timeout.as_secs()
         ))),
     }
@@ -453,27 +454,27 @@ fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
 }
 
 /// The ERP login for this order: the integration's own, else the order's.
-async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> driver::Result<Credentials> {
+async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> erp::Result<Credentials> {
     if let Some(own) = &ctx.settings.credentials {
         return Ok(own.clone());
     }
     let key = order
         .credentials_ref
         .as_deref()
-        .ok_or_else(|| driver::Error::Final("bad input: order carried no credentials".into()))?;
+        .ok_or_else(|| Failure::bad_input("order carried no credentials"))?;
     let sealed = ctx
         .journal
         .secret(key)
         .await
-        .map_err(|e| driver::Error::Retryable(format!("credentials unreadable: {e}")))?
-        .ok_or_else(|| driver::Error::Final("bad input: order's credentials are missing".into()))?;
+        .map_err(|e| Failure::new(FailureKind::Other, format!("credentials unreadable: {e}")))?
+        .ok_or_else(|| Failure::bad_input("order's credentials are missing"))?;
     let context = super::intake::credentials_context(&ctx.settings.name, &order.unique_id);
     let plain = ctx
         .cipher
         .open(&sealed, &context)
-        .map_err(|e| driver::Error::Final(format!("bad input: {e}")))?;
-    let value: serde_json::Value = serde_json::from_slice(&plain)
-        .map_err(|_| driver::Error::Final("bad input: credentials unreadable".into()))?;
+        .map_err(Failure::bad_input)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&plain).map_err(|_| Failure::bad_input("credentials unreadable"))?;
     let text = |k: &str| {
         value
             .get(k)
@@ -521,7 +522,7 @@ async fn record_outcome(
     unique_id: &str,
     attempt: u32,
     trace_id: Option<String>,
-    outcome: driver::Result<Booked>,
+    outcome: erp::Result<Booked>,
     elapsed: Duration,
     evidence: EvidencePaths,
 ) {
@@ -553,8 +554,7 @@ async fn record_outcome(
             Command::Fail {
                 unique_id,
                 attempt,
-                reason: error.reason().to_string(),
-                retryable: !error.is_final(),
+                failure: error,
                 evidence,
                 duration_ms,
                 policy: ctx.settings.retry,

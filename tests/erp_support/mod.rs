@@ -8,10 +8,11 @@ use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use oilmat_erp::erp::browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
-use oilmat_erp::erp::driver::{book_line, Booked, Credentials, OrderLine, Result};
 use oilmat_erp::erp::sandbox::{self, SandboxOptions};
 use oilmat_erp::erp::ErpType;
+use oilmat_erp::erp::{book_line, Credentials, OrderLine, Result};
+use oilmat_erp::erp::{BrowserConfig, BrowserSession, WebDriverEndpoint};
+use oilmat_erp::order::Booked;
 use serde_json::{json, Value};
 
 pub const USER: &str = "værksted";

@@ -1,29 +1,19 @@
-//! The browser layer: the WebDriver endpoint (a chromedriver the service
+//! The browser session: the WebDriver endpoint (a chromedriver the service
 //! starts and supervises itself, or any WebDriver URL such as a Selenium
-//! Grid), one reusable headless Chromium session per workshop, and evidence
-//! (screenshot and page source) of a failed attempt.
+//! Grid) and one reusable headless Chromium session per workshop.
 
 use std::fmt;
-use std::future::Future;
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use thirtyfour::prelude::*;
 
-use super::driver::{describe, Error, Result};
+use super::chromedriver::ChromeDriver;
+use super::error::{describe, Failure, Result};
 
-/// How long a spawned chromedriver may take to answer `GET /status` ready.
-const CHROMEDRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
-/// How often readiness is polled.
-const READY_POLL: Duration = Duration::from_millis(50);
 /// How long closing a session may take before it is abandoned.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long each piece of evidence may take.
-const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Added to the longest browser-side timeout to get the HTTP request timeout.
 const REQUEST_MARGIN: Duration = Duration::from_secs(10);
 
@@ -74,172 +64,6 @@ impl fmt::Display for WebDriverEndpoint {
             WebDriverEndpoint::Spawn => f.write_str("spawn"),
             WebDriverEndpoint::Url(url) => f.write_str(url),
         }
-    }
-}
-
-/// A chromedriver process in its own process group; dropping or killing it
-/// kills the whole group, so no Chromium child outlives it.
-#[derive(Debug)]
-pub struct ChromeDriver {
-    child: Child,
-    url: String,
-    reaped: bool,
-    group_killed: bool,
-}
-
-impl ChromeDriver {
-    /// The chromedriver binary: `$OILMAT_CHROMEDRIVER`, else
-    /// `./chromedriver/chromedriver`, else `chromedriver` on `PATH`, else
-    /// `/usr/bin/chromedriver`.
-    pub fn locate() -> Option<PathBuf> {
-        if let Some(path) = std::env::var_os("OILMAT_CHROMEDRIVER") {
-            return Some(PathBuf::from(path));
-        }
-        let local = PathBuf::from("./chromedriver/chromedriver");
-        if local.is_file() {
-            return Some(local);
-        }
-        let on_path = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("chromedriver"))
-                .find(|candidate| candidate.is_file())
-        });
-        let fallback = PathBuf::from("/usr/bin/chromedriver");
-        on_path.or_else(|| fallback.is_file().then_some(fallback))
-    }
-
-    /// Starts chromedriver on a free loopback port, its output going to
-    /// `log` (appended) or nowhere, and waits until it reports ready.
-    pub async fn start(log: Option<&Path>) -> Result<Self> {
-        let binary = Self::locate()
-            .ok_or_else(|| Error::webdriver("chromedriver not found (set OILMAT_CHROMEDRIVER)"))?;
-        let port = free_port()?;
-        let (stdout, stderr) = output_to(log)?;
-        let child = Command::new(&binary)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::webdriver(format!("cannot start {}: {e}", binary.display())))?;
-        let mut chromedriver = ChromeDriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            reaped: false,
-            group_killed: false,
-        };
-        chromedriver.wait_ready(CHROMEDRIVER_READY_TIMEOUT).await?;
-        tracing::info!(pid = chromedriver.pid(), url = %chromedriver.url, "chromedriver started");
-        Ok(chromedriver)
-    }
-
-    /// Polls `GET /status` until chromedriver says it is ready.
-    async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| Error::webdriver(format!("http client: {e}")))?;
-        let status_url = format!("{}/status", self.url);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if !self.is_alive() {
-                return Err(Error::webdriver("chromedriver exited while starting"));
-            }
-            if is_ready(&client, &status_url).await {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                return Err(Error::webdriver("chromedriver not ready in time"));
-            }
-            tokio::time::sleep(READY_POLL).await;
-        }
-    }
-
-    /// The WebDriver URL, `http://127.0.0.1:<port>`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The process id (also its process group id).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Whether the chromedriver process is still running.
-    pub fn is_alive(&mut self) -> bool {
-        if self.reaped {
-            return false;
-        }
-        match self.child.try_wait() {
-            Ok(None) => true,
-            Ok(Some(_)) | Err(_) => {
-                self.reaped = true;
-                false
-            }
-        }
-    }
-
-    /// Kills the whole process group (chromedriver and every Chromium it
-    /// started) and reaps chromedriver.
-    pub fn kill(&mut self) {
-        if !self.group_killed {
-            self.group_killed = true;
-            if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-                // SAFETY: kill(2) with a negative pid only signals that process
-                // group; it touches no memory of ours.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            }
-        }
-        if !self.reaped {
-            self.reaped = true;
-            if let Err(e) = self.child.wait() {
-                tracing::warn!(error = %e, "cannot reap chromedriver");
-            }
-        }
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A free loopback port, found by binding port 0 and letting it go.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .map_err(|e| Error::webdriver(format!("no free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|e| Error::webdriver(format!("no free port: {e}")))
-}
-
-/// Where chromedriver's stdout and stderr go: the log file or nowhere.
-fn output_to(log: Option<&Path>) -> Result<(Stdio, Stdio)> {
-    let Some(path) = log else {
-        return Ok((Stdio::null(), Stdio::null()));
-    };
-    let open = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::webdriver(format!("chromedriver log {}: {e}", path.display())))
-    };
-    Ok((Stdio::from(open()?), Stdio::from(open()?)))
-}
-
-async fn is_ready(client: &reqwest::Client, status_url: &str) -> bool {
-    let Ok(response) = client.get(status_url).send().await else {
-        return false;
-    };
-    match response.json::<serde_json::Value>().await {
-        Ok(body) => body["value"]["ready"] == serde_json::Value::Bool(true),
-        Err(_) => false,
     }
 }
 
@@ -338,7 +162,7 @@ impl BrowserSession {
         }
         self.webdriver
             .as_ref()
-            .ok_or_else(|| Error::webdriver("no browser session"))
+            .ok_or_else(|| Failure::webdriver("no browser session"))
     }
 
     /// Whether a session is open now.
@@ -423,7 +247,7 @@ impl BrowserSession {
         self.chromedriver
             .as_ref()
             .map(|c| c.url().to_string())
-            .ok_or_else(|| Error::webdriver("chromedriver not running"))
+            .ok_or_else(|| Failure::webdriver("chromedriver not running"))
     }
 
     fn remove_profile(&mut self) {
@@ -457,7 +281,7 @@ fn make_profile_dir() -> Result<PathBuf> {
     );
     let dir = std::env::temp_dir().join(name);
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::webdriver(format!("profile dir {}: {e}", dir.display())))?;
+        .map_err(|e| Failure::webdriver(format!("profile dir {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
@@ -480,7 +304,7 @@ fn capabilities(config: &BrowserConfig, profile: Option<&Path>) -> WebDriverResu
 
 /// Opens a session at `url` with the configured timeouts.
 async fn connect(config: &BrowserConfig, url: &str, profile: Option<&Path>) -> Result<WebDriver> {
-    let caps = capabilities(config, profile).map_err(|e| Error::webdriver(describe(&e)))?;
+    let caps = capabilities(config, profile).map_err(|e| Failure::webdriver(describe(&e)))?;
     let webdriver = WebDriver::builder(url, caps)
         .request_timeout(config.request_timeout())
         .await?;
@@ -505,72 +329,6 @@ async fn quit(webdriver: WebDriver) {
     }
     // Already quit: no-op. Otherwise: skip the synchronous teardown in Drop.
     let _ = webdriver.leak();
-}
-
-/// Screenshot and page source saved for support.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Evidence {
-    /// `{stem}.png`, if it could be saved.
-    pub screenshot: Option<PathBuf>,
-    /// `{stem}.html`, if it could be saved.
-    pub page_source: Option<PathBuf>,
-}
-
-/// Saves `{stem}.png` and `{stem}.html` of the current page into `dir`
-/// (created if needed), each within a deadline. Never fails: what could not
-/// be saved is `None` and logged.
-pub async fn capture_evidence(driver: &WebDriver, dir: &Path, stem: &str) -> Evidence {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot create evidence dir");
-        return Evidence::default();
-    }
-    let stem = safe_stem(stem);
-    let png = dir.join(format!("{stem}.png"));
-    let html = dir.join(format!("{stem}.html"));
-    Evidence {
-        screenshot: save(png, driver.screenshot_as_png()).await,
-        page_source: save(html, async {
-            driver.source().await.map(String::into_bytes)
-        })
-        .await,
-    }
-}
-
-/// `stem` with anything but `[A-Za-z0-9._-]` replaced, so it stays one file.
-fn safe_stem(stem: &str) -> String {
-    let safe: String = stem
-        .chars()
-        .map(|c| match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '_' | '-' => c,
-            _ => '_',
-        })
-        .collect();
-    safe.trim_start_matches('.').to_string()
-}
-
-/// Fetches bytes within [`EVIDENCE_TIMEOUT`] and writes them to `path`.
-async fn save<F>(path: PathBuf, fetch: F) -> Option<PathBuf>
-where
-    F: Future<Output = WebDriverResult<Vec<u8>>>,
-{
-    let bytes = match tokio::time::timeout(EVIDENCE_TIMEOUT, fetch).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => {
-            tracing::warn!(file = %path.display(), error = %describe(&e), "evidence not captured");
-            return None;
-        }
-        Err(_) => {
-            tracing::warn!(file = %path.display(), "evidence capture timed out");
-            return None;
-        }
-    };
-    match std::fs::write(&path, bytes) {
-        Ok(()) => Some(path),
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "evidence not written");
-            None
-        }
-    }
 }
 
 #[cfg(test)]
@@ -599,11 +357,5 @@ mod tests {
         let config = BrowserConfig::new(WebDriverEndpoint::Url("http://x".into()));
         assert_eq!(config.request_timeout(), Duration::from_secs(40));
         assert_eq!(config.chromium_binary, None);
-    }
-
-    #[test]
-    fn evidence_stems_stay_one_file() {
-        assert_eq!(safe_stem("ws1/../u-1 a"), "ws1_.._u-1_a");
-        assert_eq!(safe_stem("..x"), "x");
     }
 }

@@ -1,0 +1,101 @@
+//! The UI trait one ERP type implements, and what its operations are given:
+//! the browser on the ERP ([`ErpPage`]) and, for a booking, the line in the
+//! ERP's own forms ([`LineToBook`]).
+
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+
+use super::booking::Credentials;
+use super::error::{navigation_error, Result};
+use super::probe::ProbeSteps;
+use super::waiting::{wait_for_any, Cond, LoginLandmarks, WaitEnd};
+use crate::order::Booked;
+
+/// The browser on one ERP: the session, the ERP's base URL and each step's
+/// deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct ErpPage<'a> {
+    /// The WebDriver session to drive.
+    pub driver: &'a WebDriver,
+    /// The ERP's base URL, without a trailing slash.
+    pub base_url: &'a str,
+    /// Deadline of each single step.
+    pub step_timeout: Duration,
+}
+
+impl ErpPage<'_> {
+    /// `base_url` joined with an absolute path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Navigates to `base_url` + `path`; a page-load timeout is
+    /// `timeout: <step>`.
+    pub async fn goto(&self, path: &str, step: &'static str) -> Result<()> {
+        let url = self.url(path);
+        self.driver.goto(url).await.map_err(navigation_error(step))
+    }
+
+    /// [`wait_for_any`] within the step timeout: `Some(index)` of the
+    /// condition that matched, `None` for the login page.
+    pub async fn wait(
+        &self,
+        conds: &[Cond],
+        login: Option<&LoginLandmarks>,
+        step: &str,
+    ) -> Result<Option<usize>> {
+        match wait_for_any(self.driver, conds, login, self.step_timeout, step).await? {
+            WaitEnd::Target(i) => Ok(Some(i)),
+            WaitEnd::LoginPage => Ok(None),
+        }
+    }
+}
+
+/// The line a booking puts on its case, in the form the ERP's fields take.
+#[derive(Debug, Clone)]
+pub struct LineToBook<'a> {
+    /// The case (work order) id.
+    pub case_id: &'a str,
+    /// The item number.
+    pub item_no: &'a str,
+    /// The amount with a decimal comma (`4,5`).
+    pub amount: String,
+    /// The line reference, `OilMat <unique_id>`.
+    pub reference: String,
+}
+
+/// How one pass through an ERP's booking flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingPass {
+    /// Finished.
+    Done(Booked),
+    /// A step landed on the login page: log in and go again.
+    LoginPage,
+}
+
+/// How looking at a case (without changing it) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseView {
+    /// The case showed as the UI contract says, with its lines.
+    Shown,
+    /// A step landed on the login page: log in and look again.
+    LoginPage,
+}
+
+/// One ERP's UI: what a new ERP type implements (plus one arm in
+/// [`super::booking`]'s `with_ui`).
+pub(crate) trait ErpUi {
+    /// Logs in from the ERP's login page; a refused login is `login failed`.
+    async fn log_in(&self, page: &ErpPage<'_>, creds: &Credentials) -> Result<()>;
+    /// Opens the case and books the line, stopping at the login page.
+    async fn book_once(&self, page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass>;
+    /// Opens the case and checks it shows with its lines as the UI contract
+    /// says, adding nothing; each page it waits for is a step in `steps`.
+    async fn view_case(
+        &self,
+        page: &ErpPage<'_>,
+        case_id: &str,
+        steps: &mut ProbeSteps,
+    ) -> Result<CaseView>;
+}
