@@ -8,7 +8,6 @@ pub mod au2office;
 pub mod browser;
 pub mod driver;
 pub mod probe;
-pub mod sandbox;
 pub mod verify;
 
 pub use browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use oilmat_erp::erp::browser::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use oilmat_erp::erp::driver::{book_line, Booked, Credentials, OrderLine, Result};
-use oilmat_erp::erp::sandbox::{self, SandboxOptions};
 use oilmat_erp::erp::ErpType;
+use oilmat_erp::sandbox::{self, SandboxKind, SandboxOptions};
 use serde_json::{json, Value};
 
 pub const USER: &str = "værksted";
@@ -36,7 +36,8 @@ impl Sandbox {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            let run = sandbox::run(SandboxOptions::new(erp), listener, shutdown);
+            let kind: SandboxKind = erp.as_str().parse().expect("a type the sandbox serves");
+            let run = sandbox::run(SandboxOptions::new(kind), listener, shutdown);
             actix_rt::System::new().block_on(run).expect("sandbox ran");
         });
         let sandbox = Sandbox {
