@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::sync::watch;
 
-use crate::cli::{ProbeArgs, SandboxArgs, Tuning, WorkshopArgs};
-use crate::erp::sandbox::{self, SandboxOptions};
+use crate::cli::{ProbeArgs, Tuning, WorkshopArgs};
 use crate::erp::Credentials;
 use crate::erp::ErpType;
 use crate::erp::{BrowserConfig, WebDriverEndpoint};
 use crate::event_log::RetryPolicy;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
+#[cfg(feature = "sandbox")]
+use crate::sandbox::{self, SandboxKind, SandboxOptions};
 use crate::secrets::Cipher;
 use crate::workshop::{self, ProbeSettings, WorkshopSettings};
 
@@ -202,8 +203,9 @@ pub async fn shutdown_signal() {
 }
 
 /// `oilmat-erp sandbox`: serves the sandbox ERP until stopped.
-pub fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
-    let erp: ErpType = args.erp_type.parse().map_err(anyhow::Error::msg)?;
+#[cfg(feature = "sandbox")]
+pub fn run_sandbox(args: crate::cli::SandboxArgs) -> anyhow::Result<()> {
+    let erp: SandboxKind = args.erp_type.parse().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;

@@ -21,9 +21,11 @@ pub enum Cmd {
     /// One workshop integration alone (as `python3 app.py 5000 hosses admanager` was).
     Workshop(WorkshopArgs),
     /// The sandbox ERP of one type, for tests, the demo and trying an integration.
+    #[cfg(feature = "sandbox")]
     Sandbox(SandboxArgs),
     /// Everything on embedded defaults: a sandbox ERP, the browser driver, a
     /// workshop and a few sample orders; prints where to look.
+    #[cfg(feature = "sandbox")]
     Demo(DemoArgs),
     /// Prints a workshop's event log, oldest first.
     Events(EventsArgs),

@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use crate::app::{announce, settings_from, shutdown_signal};
 use crate::cli::{DemoArgs, Tuning};
-use crate::erp::sandbox::{self, SandboxOptions};
 use crate::erp::ErpType;
 use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
+use crate::sandbox::{self, SandboxKind, SandboxOptions};
 use crate::secrets::Cipher;
 use crate::workshop;
 
@@ -117,8 +117,10 @@ fn demo_tuning() -> Tuning {
 fn start_sandbox(erp: ErpType) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
+    // The sandbox names ERP types its own way (it shares nothing with the drivers).
+    let kind: SandboxKind = erp.as_str().parse().map_err(anyhow::Error::msg)?;
     let opts = SandboxOptions {
-        erp,
+        erp: kind,
         data: None,
         session_idle: Duration::from_secs(900),
     };

@@ -5,7 +5,9 @@
 //! A tour of the modules, from the inside out:
 //! - [`event_log`]: events, the fjall-backed store with group commit, and the
 //!   views (order status, task and error queues) folded from the events.
-//! - [`erp`]: the ERP drivers (WebDriver + the UI contract) and the sandbox ERP.
+//! - [`erp`]: the ERP drivers (WebDriver + the UI contract).
+//! - `sandbox` (cargo feature `sandbox`, on by default): the sandbox ERP, an
+//!   HTTP server serving each ERP type's UI, for tests, the demo and trials.
 //! - [`workshop`]: the actor tree of one workshop that joins the two.
 //! - [`http`]: the per-workshop HTTP API (the original Flask contract).
 //! - [`secrets`]: credentials encrypted at rest.
@@ -16,6 +18,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod erp;
 pub mod event_log;
@@ -23,6 +26,8 @@ pub mod host;
 pub mod http;
 pub mod management;
 pub mod order;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod secrets;
 pub mod support;
 pub mod telemetry;

@@ -2,7 +2,9 @@
 
 use clap::Parser;
 use oilmat_erp::cli::{Cli, Cmd};
-use oilmat_erp::{app, check, demo, support, telemetry};
+#[cfg(feature = "sandbox")]
+use oilmat_erp::demo;
+use oilmat_erp::{app, check, support, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -11,7 +13,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Cmd::Serve(args) => app::run_serve(args),
         Cmd::Workshop(args) => app::run_workshop(args),
+        #[cfg(feature = "sandbox")]
         Cmd::Sandbox(args) => app::run_sandbox(args),
+        #[cfg(feature = "sandbox")]
         Cmd::Demo(args) => demo::run(args),
         Cmd::Events(args) => support::events(args),
         Cmd::Replay(args) => support::replay(args),

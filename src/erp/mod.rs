@@ -19,7 +19,6 @@ pub mod chromedriver;
 pub mod error;
 pub mod evidence;
 pub mod probe;
-pub mod sandbox;
 pub mod session;
 pub mod ui;
 pub mod verify;

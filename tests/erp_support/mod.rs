@@ -8,11 +8,11 @@ use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use oilmat_erp::erp::sandbox::{self, SandboxOptions};
 use oilmat_erp::erp::ErpType;
 use oilmat_erp::erp::{book_line, Credentials, OrderLine, Result};
 use oilmat_erp::erp::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use oilmat_erp::order::Booked;
+use oilmat_erp::sandbox::{self, SandboxKind, SandboxOptions};
 use serde_json::{json, Value};
 
 pub const USER: &str = "værksted";
@@ -37,7 +37,8 @@ impl Sandbox {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            let run = sandbox::run(SandboxOptions::new(erp), listener, shutdown);
+            let kind: SandboxKind = erp.as_str().parse().expect("a type the sandbox serves");
+            let run = sandbox::run(SandboxOptions::new(kind), listener, shutdown);
             actix_rt::System::new().block_on(run).expect("sandbox ran");
         });
         let sandbox = Sandbox {

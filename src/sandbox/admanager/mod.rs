@@ -1,17 +1,49 @@
-//! admanager's pages (older server-rendered style): a login form, a home page
-//! with a menu, and a work order page whose lines live in an iframe with a
-//! plain form POST, an item lookup that raises a native `alert` for unknown
-//! items, and a locked state for invoiced work orders. See shared/erp-ui.md.
+//! The sandbox's admanager (older server-rendered style): its pages and
+//! their HTML/JS assets in this folder.
+//!
+//! A login form, a home page with a menu, and a work order page whose lines
+//! live in an iframe with a plain form POST, an item lookup (`lines.js`) that
+//! raises a native `alert` for unknown items, and a locked state for
+//! invoiced work orders. See shared/erp-ui.md.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::state::{Case, CaseStatus, Line, NewLine, SaveError, Saved};
-use super::{
-    delay, html, html_escape, json_error, never, page, path_and_query, redirect,
-    redirect_with_session, url_encode, Sandbox,
+use super::html::{
+    fill, html, html_escape, json_error, page, path_and_query, redirect, redirect_with_session,
+    url_encode,
 };
+use super::state::{Case, CaseStatus, Line, NewLine, SaveError};
+use super::{delay, never, Sandbox};
+
+/// The login form: `{{error}}`.
+const LOGIN_HTML: &str = include_str!("login.html");
+/// The home page with its menu.
+const HOME_HTML: &str = include_str!("home.html");
+/// The work order page: `{{case_id}}`, `{{lines_url}}`, `{{script}}`.
+const EDIT_HTML: &str = include_str!("edit.html");
+/// Loads the lines frame once the page has loaded.
+const EDIT_JS: &str = include_str!("edit.js");
+/// The work order page of an unknown id.
+const UNKNOWN_HTML: &str = include_str!("unknown.html");
+/// The frame of an unknown work order.
+const FRAME_UNKNOWN_HTML: &str = include_str!("frame_unknown.html");
+/// `table#gridLines`: `{{rerender_lines_ms}}`, `{{rows}}`, `{{script}}`.
+const LINES_TABLE_HTML: &str = include_str!("lines_table.html");
+/// One `tr.line`: `{{item_no}}`, `{{qty}}`, `{{reference}}`.
+const LINE_ROW_HTML: &str = include_str!("line_row.html");
+/// The re-render fault's script.
+const RERENDER_JS: &str = include_str!("rerender.js");
+/// The add form: `{{action}}`, `{{login_url}}`, `{{error}}`,
+/// `{{note_maxlength}}`, `{{script}}`.
+const LINE_FORM_HTML: &str = include_str!("line_form.html");
+/// The add form's item lookup and submit guard.
+const LINES_JS: &str = include_str!("lines.js");
+/// The notice of an invoiced work order.
+const LOCKED_HTML: &str = include_str!("locked.html");
+/// The classic yellow-screen error page.
+const SERVER_ERROR_HTML: &str = include_str!("server_error.html");
 
 /// The page a login lands on.
 const HOME: &str = "/Home/Index";
@@ -59,13 +91,7 @@ fn login_html(failed: bool) -> String {
     } else {
         ""
     };
-    let body = format!(
-        "<h2>AdManager - Log på</h2>\n<form method=\"post\" action=\"/Account/Login\">\n{error}\
-         <label>Brugernavn <input id=\"UserName\" name=\"UserName\" type=\"text\"></label><br>\n\
-         <label>Adgangskode <input id=\"Password\" name=\"Password\" type=\"password\"></label><br>\n\
-         <input id=\"btnLogin\" type=\"submit\" value=\"Log på\">\n</form>"
-    );
-    page("AdManager - Log på", &body)
+    page("AdManager - Log på", &fill(LOGIN_HTML, &[("error", error)]))
 }
 
 /// The login form's fields.
@@ -90,9 +116,7 @@ async fn home(sb: web::Data<Sandbox>, req: HttpRequest) -> HttpResponse {
     if !sb.logged_in(&req) {
         return redirect(&login_url(&path_and_query(&req)));
     }
-    let body = "<div id=\"menu\"><a href=\"/Home/Index\">Forside</a> | <span>Arbejdskort</span> \
-                | <span>Kunder</span></div>\n<h2>Velkommen til AdManager</h2>";
-    html(StatusCode::OK, page("AdManager", body))
+    html(StatusCode::OK, page("AdManager", HOME_HTML))
 }
 
 /// A work order id in a query string (missing: no such work order).
@@ -113,24 +137,19 @@ async fn edit_page(
     }
     let known = sb.state().case(&query.id).is_some();
     let body = if known {
-        format!(
-            "<h2 id=\"workorder-title\">Arbejdskort {}</h2>\n\
-             <iframe id=\"linesFrame\" name=\"linesFrame\" src=\"about:blank\" data-src=\"{}\" \
-             width=\"900\" height=\"500\"></iframe>\n<script>{FRAME_JS}</script>",
-            html_escape(&query.id),
-            html_escape(&lines_url(&query.id))
+        fill(
+            EDIT_HTML,
+            &[
+                ("case_id", &html_escape(&query.id)),
+                ("lines_url", &html_escape(&lines_url(&query.id))),
+                ("script", EDIT_JS),
+            ],
         )
     } else {
-        "<h2>Arbejdskort</h2>\n<span class=\"field-validation-error\">Arbejdskort findes ikke</span>"
-            .to_owned()
+        UNKNOWN_HTML.to_owned()
     };
     html(StatusCode::OK, page("AdManager - Arbejdskort", &body))
 }
-
-/// Loads the lines frame only once the page has loaded, so the frame's
-/// content really arrives late (a WebDriver `get` waits for frames in the markup).
-const FRAME_JS: &str = "window.addEventListener('load', () => { \
-    const f = document.getElementById('linesFrame'); f.src = f.dataset.src; });";
 
 /// `GET /WorkOrder/Lines?id=`: the frame's content, after the page delay.
 async fn lines_page(
@@ -148,42 +167,48 @@ async fn lines_page(
 /// The frame's page: the lines and the add form (or the locked notice).
 fn lines_html(sb: &Sandbox, case_id: &str, error: Option<&str>) -> String {
     let state = sb.state();
+    let faults = state.faults();
     let body = match state.case(case_id) {
         Some(case) => format!(
             "{}\n{}",
-            lines_table(&case.lines),
-            add_form(case, case_id, error)
+            lines_table(&case.lines, faults.rerender_lines_ms),
+            add_form(case, case_id, error, faults.reference_maxlength)
         ),
-        None => "<span class=\"field-validation-error\">Arbejdskort findes ikke</span>".to_owned(),
+        None => FRAME_UNKNOWN_HTML.to_owned(),
     };
     page("Linjer", &body)
 }
 
-/// `table#gridLines` with one `tr.line` per line.
-fn lines_table(lines: &[Line]) -> String {
+/// `table#gridLines` with one `tr.line` per line, re-rendered every
+/// `rerender_ms` when the fault is on.
+fn lines_table(lines: &[Line], rerender_ms: u64) -> String {
     let rows: String = lines
         .iter()
         .map(|l| {
-            format!(
-                "<tr class=\"line\"><td class=\"varenr\">{}</td><td class=\"antal\">{}</td>\
-                 <td class=\"note\">{}</td></tr>\n",
-                html_escape(&l.item_no),
-                html_escape(&l.qty.display()),
-                html_escape(&l.reference)
+            fill(
+                LINE_ROW_HTML,
+                &[
+                    ("item_no", &html_escape(&l.item_no)),
+                    ("qty", &html_escape(&l.qty.display())),
+                    ("reference", &html_escape(&l.reference)),
+                ],
             )
         })
         .collect();
-    format!(
-        "<table id=\"gridLines\">\n<tr class=\"header\"><th>Varenr</th><th>Antal</th><th>Note</th></tr>\n\
-         {rows}</table>"
+    fill(
+        LINES_TABLE_HTML,
+        &[
+            ("rerender_lines_ms", &rerender_ms.to_string()),
+            ("rows", &rows),
+            ("script", RERENDER_JS),
+        ],
     )
 }
 
 /// The add form, or `div#locked` when the work order is invoiced.
-fn add_form(case: &Case, case_id: &str, error: Option<&str>) -> String {
+fn add_form(case: &Case, case_id: &str, error: Option<&str>, note_max: Option<u32>) -> String {
     if case.status == CaseStatus::Closed {
-        return "<div id=\"locked\">Arbejdskortet er faktureret og kan ikke ændres.</div>"
-            .to_owned();
+        return LOCKED_HTML.to_owned();
     }
     let error = error
         .map(|e| {
@@ -194,15 +219,18 @@ fn add_form(case: &Case, case_id: &str, error: Option<&str>) -> String {
         })
         .unwrap_or_default();
     let url = lines_url(case_id);
-    format!(
-        "<form id=\"lineForm\" method=\"post\" action=\"{}\" data-login-url=\"{}\">\n{error}\
-         <label>Varenr <input id=\"txtVareNr\" name=\"VareNr\" autocomplete=\"off\"></label> \
-         <span id=\"lblVareNavn\"></span><br>\n\
-         <label>Antal <input id=\"txtAntal\" name=\"Antal\" autocomplete=\"off\"></label><br>\n\
-         <label>Note <input id=\"txtNote\" name=\"Note\" autocomplete=\"off\"></label><br>\n\
-         <input id=\"btnTilfoej\" type=\"submit\" value=\"Tilføj\">\n</form>\n<script>{LINES_JS}</script>",
-        html_escape(&url),
-        html_escape(&login_url(&url))
+    let note_maxlength = note_max
+        .map(|n| format!(" maxlength=\"{n}\""))
+        .unwrap_or_default();
+    fill(
+        LINE_FORM_HTML,
+        &[
+            ("action", &html_escape(&url)),
+            ("login_url", &html_escape(&login_url(&url))),
+            ("error", &error),
+            ("note_maxlength", &note_maxlength),
+            ("script", LINES_JS),
+        ],
     )
 }
 
@@ -232,10 +260,9 @@ async fn add_line(
         qty: &form.antal,
         reference: &form.note,
     };
-    let saved = sb.state().save_line(&query.id, new);
-    match saved {
-        Ok(Saved::Confirmed(_)) => redirect(&lines_url(&query.id)),
-        Ok(Saved::Unconfirmed) => never().await,
+    match sb.save(&query.id, new).await {
+        Ok(Some(_)) => redirect(&lines_url(&query.id)),
+        Ok(None) => never().await,
         Err(SaveError::InjectedFailure) => html(StatusCode::INTERNAL_SERVER_ERROR, server_error()),
         Err(err) => refused(&sb, &query.id, err),
     }
@@ -255,11 +282,7 @@ fn refused(sb: &Sandbox, case_id: &str, err: SaveError) -> HttpResponse {
 
 /// The classic yellow-screen error page.
 fn server_error() -> String {
-    page(
-        "Runtime Error",
-        "<h1>Server Error in '/' Application.</h1>\n<h2><i>Runtime Error</i></h2>\n\
-         <p>An unhandled exception occurred during the execution of the current web request.</p>",
-    )
+    page("Runtime Error", SERVER_ERROR_HTML)
 }
 
 /// An item number in a query string.
@@ -285,59 +308,3 @@ async fn lookup_item(
         None => json_error(StatusCode::NOT_FOUND, "Varenummer findes ikke"),
     }
 }
-
-/// The frame's form: looks the item up on change (Tab or Enter), alerts on
-/// an unknown item and only submits a known one.
-const LINES_JS: &str = r#"
-(() => {
-  'use strict';
-  const form = document.getElementById('lineForm');
-  const nr = document.getElementById('txtVareNr');
-  const lbl = document.getElementById('lblVareNavn');
-  const MSG = 'Varenummer findes ikke';
-  let last = null;
-  let submitted = false;
-
-  async function fetchItem(value) {
-    const r = await fetch('/WorkOrder/LookupItem?varenr=' + encodeURIComponent(value),
-      { credentials: 'same-origin', headers: { 'X-Requested-With': 'XMLHttpRequest' } });
-    if (r.status === 401) { window.location = form.dataset.loginUrl; return { result: 'session' }; }
-    if (r.status === 404) return { result: 'unknown' };
-    if (!r.ok) return { result: 'error' };
-    return { result: 'known', name: (await r.json()).name };
-  }
-
-  function lookUp() {
-    const value = nr.value;
-    if (last && last.value === value) return last;
-    const entry = { value, settled: false };
-    last = entry;
-    lbl.textContent = '';
-    entry.result = fetchItem(value).catch(() => ({ result: 'error' })).then(found => {
-      entry.settled = true;
-      if (last === entry && found.result === 'known') lbl.textContent = found.name;
-      if (last === entry && found.result === 'unknown') alert(MSG);
-      return found.result;
-    });
-    return entry;
-  }
-
-  nr.addEventListener('change', () => { lookUp(); });
-  nr.addEventListener('keydown', e => {
-    if (e.key === 'Enter') { e.preventDefault(); lookUp(); }
-  });
-  form.addEventListener('submit', e => {
-    e.preventDefault();
-    if (submitted) return;
-    const entry = lookUp();
-    const wasSettled = entry.settled;
-    entry.result.then(result => {
-      if (result === 'known' || result === 'error') {
-        if (!submitted) { submitted = true; form.submit(); }
-      } else if (result === 'unknown' && wasSettled) {
-        alert(MSG);
-      }
-    });
-  });
-})();
-"#;
