@@ -1,4 +1,4 @@
-//! From a subcommand's flags to the typed settings [`crate::startup`] runs:
+//! From a subcommand's flags to the typed settings that `startup` runs:
 //! each check names the flag that is wrong.
 
 use std::time::Duration;
@@ -132,7 +132,9 @@ mod tests {
 
     #[test]
     fn a_bad_erp_url_names_the_flag() {
-        let err = workshop(&["--erp-url", "ftp://erp"]).unwrap_err().to_string();
+        let err = workshop(&["--erp-url", "ftp://erp"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--erp-url"), "{err}");
     }
 }

@@ -433,7 +433,10 @@ mod tests {
             let err = HostConfig::parse(&format!("[workshops.x]\nerp_url = {text:?}\n"))
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("erp_url") && err.contains(says), "{text}: {err}");
+            assert!(
+                err.contains("erp_url") && err.contains(says),
+                "{text}: {err}"
+            );
         }
         assert!(parse_url("--erp-url", "https://erp.example:8443/x").is_ok());
         let err = parse_url("--erp-url", "file:///etc").unwrap_err();

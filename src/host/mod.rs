@@ -184,18 +184,14 @@ impl Host {
         let inner = self.inner.lock().await;
         let integration = inner.get(name)?;
         let mut value = serde_json::to_value(overview(name, integration).await).unwrap_or_default();
-        let c = &integration.config;
+        let (c, t) = (&integration.config, integration.config.tuning());
         value["config"] = serde_json::json!({
             "erp_type": c.erp_type, "erp_url": c.erp_url, "port": c.port, "username": c.username,
             "active": c.active.unwrap_or(true), "password_set": c.password.is_some() || c.password_env.is_some(),
             "api_key_set": c.api_key.is_some(),
             "probe_case": c.probe_case, "probe_interval_secs": c.probe_interval_secs.unwrap_or(0),
+            "retry": t.retry, "timeouts": t.timeouts, "browser": t.browser, "evidence": t.evidence,
         });
-        let tuning = c.tuning();
-        value["config"]["retry"] = serde_json::to_value(tuning.retry).unwrap_or_default();
-        value["config"]["timeouts"] = serde_json::to_value(tuning.timeouts).unwrap_or_default();
-        value["config"]["browser"] = serde_json::to_value(tuning.browser).unwrap_or_default();
-        value["config"]["evidence"] = serde_json::to_value(tuning.evidence).unwrap_or_default();
         Ok(value)
     }
 
@@ -500,4 +496,3 @@ fn start_workshop(
     integration.workshop = Some(ws);
     Ok(Some(listener))
 }
-

@@ -97,7 +97,6 @@ fn validate_probe(
     Ok((case, interval.map(Duration::from_secs)))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
