@@ -7,7 +7,7 @@
 //! Measured three ways, each on its own fresh cases (one line per case, as
 //! in a workshop):
 //! - bare: the minimal script, logged in once;
-//! - driver: `erp::driver::book_line` in a warm `BrowserSession` (what the
+//! - driver: `erp::book_line` in a warm `BrowserSession` (what the
 //!   worker runs per order, reference check included);
 //! - service: the release binary `oilmat-erp workshop`, N orders posted at
 //!   once, timed until its task queue is empty (journal, queue, worker).

@@ -314,8 +314,8 @@ mod ceiling {
             .run();
             let handle = server.handle();
             actix_rt::spawn(server);
-            oilmat_erp::app::announce(&format!("ceiling listening on http://{addr}"));
-            oilmat_erp::app::shutdown_signal().await;
+            oilmat_erp::startup::announce(&format!("ceiling listening on http://{addr}"));
+            oilmat_erp::startup::shutdown_signal().await;
             handle.stop(false).await;
         });
     }

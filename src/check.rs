@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::app::{announce, check_url};
 use crate::cli::CheckArgs;
-use crate::config::{HostConfig, IntegrationConfig};
+use crate::config::{self, HostConfig, IntegrationConfig};
 use crate::erp::probe::{self, ProbeTarget};
 use crate::erp::Credentials;
 use crate::erp::ErpType;
 use crate::erp::WebDriverEndpoint;
 use crate::host::state::HostState;
 use crate::secrets::{Cipher, Secret};
+use crate::startup::announce;
 
 /// Runs the check; an error (exit code 1) when it fails.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
@@ -64,7 +64,7 @@ fn resolve(args: &CheckArgs) -> anyhow::Result<(ProbeTarget, WebDriverEndpoint)>
     let base_url = config
         .erp_url
         .ok_or_else(|| missing("the ERP URL: --erp-url or erp_url in --config"))?;
-    check_url(&base_url)?;
+    config::check_url("erp_url", &base_url).map_err(anyhow::Error::msg)?;
     let username = config
         .username
         .ok_or_else(|| missing("the ERP user: --username or username in --config"))?;
@@ -82,7 +82,7 @@ fn resolve(args: &CheckArgs) -> anyhow::Result<(ProbeTarget, WebDriverEndpoint)>
         .map_err(anyhow::Error::msg)?;
     let target = ProbeTarget {
         erp,
-        base_url: base_url.trim_end_matches('/').to_string(),
+        base_url: config::base_url(&base_url).to_string(),
         creds: Credentials {
             username,
             password: password.expose().to_string(),
@@ -105,7 +105,10 @@ fn from_flags(args: &CheckArgs) -> anyhow::Result<IntegrationConfig> {
     };
     Ok(IntegrationConfig {
         erp_type: args.erp_type.clone(),
-        erp_url: args.erp_url.clone(),
+        erp_url: (args.erp_url.as_deref())
+            .map(|url| config::parse_url("--erp-url", url))
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         username: args.username.clone(),
         password,
         probe_case: args.case_id.clone(),

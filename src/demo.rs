@@ -8,21 +8,22 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::app::{announce, settings_from, shutdown_signal};
-use crate::cli::{DemoArgs, Tuning};
+use crate::cli::DemoArgs;
+use crate::config::{BrowserSettings, RetryPolicy, Timeouts, Tuning};
 use crate::erp::ErpType;
 use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::sandbox::{self, SandboxKind, SandboxOptions};
 use crate::secrets::Cipher;
-use crate::workshop;
+use crate::startup::{announce, shutdown_signal};
+use crate::workshop::{self, WorkshopSettings};
 
 const USER: &str = "demo";
 const PASSWORD: &str = "demo-password";
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    crate::app::ignore_sigxfsz();
+    crate::startup::ignore_sigxfsz();
     actix_rt::System::new().block_on(demo(args))
 }
 
@@ -49,15 +50,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     ] {
         let sandbox_url = start_sandbox(erp)?;
         seed(&client, &sandbox_url).await?;
-        let mut tuning = demo_tuning();
-        tuning.max_attempts = 3;
-        let settings = settings_from(
+        let url = url::Url::parse(&sandbox_url)?;
+        let settings = WorkshopSettings::new(
             name.into(),
             erp,
-            sandbox_url.clone(),
+            &url,
             WebDriverEndpoint::Spawn,
             data_dir.clone(),
-            &tuning,
+            &demo_tuning(),
         );
         let ws = workshop::start(settings, cipher.clone())
             .with_context(|| format!("cannot start workshop {name}"))?;
@@ -104,12 +104,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 
 fn demo_tuning() -> Tuning {
     Tuning {
-        max_attempts: 3,
-        initial_backoff_ms: 500,
-        max_backoff_ms: 5_000,
-        step_timeout_secs: 15,
-        attempt_timeout_secs: 90,
-        idle_close_secs: 60,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 5_000,
+        },
+        timeouts: Timeouts {
+            step_secs: 15,
+            attempt_secs: 90,
+            ..Timeouts::DEFAULT
+        },
+        browser: BrowserSettings {
+            idle_close_secs: 60,
+        },
         ..Tuning::default()
     }
 }

@@ -11,10 +11,14 @@
 //! - [`workshop`]: the actor tree of one workshop that joins the two.
 //! - [`http`]: the per-workshop HTTP API (the original Flask contract).
 //! - [`secrets`]: credentials encrypted at rest.
+//! - [`config`]: the host's TOML file and each integration's typed retry,
+//!   timeout, browser and evidence settings.
+//! - [`host`] and [`management`]: the integration host and its API.
+//! - [`startup`]: builds a workshop, the host or a sandbox from typed
+//!   settings and runs it until a shutdown future resolves.
 //! - [`check`]: the synthetic check (`oilmat-erp check`).
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line and its translation into settings.
 
-pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -29,6 +33,7 @@ pub mod order;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;
+pub mod startup;
 pub mod support;
 pub mod telemetry;
 pub mod workshop;

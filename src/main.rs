@@ -1,20 +1,28 @@
-//! `oilmat-erp`: parse the command line, start telemetry, run the job.
+//! `oilmat-erp`: parse the command line, start telemetry, build the settings,
+//! run the job until Ctrl-C or SIGTERM.
 
+use std::net::TcpListener;
+
+use anyhow::Context;
 use clap::Parser;
-use oilmat_erp::cli::{Cli, Cmd};
+#[cfg(feature = "sandbox")]
+use oilmat_erp::cli::SandboxArgs;
+use oilmat_erp::cli::{Cli, Cmd, ServeArgs, WorkshopArgs};
 #[cfg(feature = "sandbox")]
 use oilmat_erp::demo;
-use oilmat_erp::{app, check, support, telemetry};
+use oilmat_erp::http::AdminToken;
+use oilmat_erp::startup::{self, shutdown_signal};
+use oilmat_erp::{check, support, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::logging::init();
     telemetry::logging::install_panic_hook();
     let result = match cli.command {
-        Cmd::Serve(args) => app::run_serve(args),
-        Cmd::Workshop(args) => app::run_workshop(args),
+        Cmd::Serve(args) => serve(args),
+        Cmd::Workshop(args) => workshop(args),
         #[cfg(feature = "sandbox")]
-        Cmd::Sandbox(args) => app::run_sandbox(args),
+        Cmd::Sandbox(args) => sandbox(args),
         #[cfg(feature = "sandbox")]
         Cmd::Demo(args) => demo::run(args),
         Cmd::Events(args) => support::events(args),
@@ -31,4 +39,40 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `oilmat-erp serve`.
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, created) = args.config()?;
+    if created {
+        startup::announce(&format!(
+            "wrote a working example config to {}",
+            args.config.display()
+        ));
+    }
+    let admin = AdminToken::from_env();
+    actix_rt::System::new().block_on(startup::run_host(config, admin, shutdown_signal()))
+}
+
+/// `oilmat-erp workshop`.
+fn workshop(args: WorkshopArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let admin = AdminToken::from_env();
+    actix_rt::System::new().block_on(startup::run_workshop(
+        settings,
+        admin,
+        listener,
+        shutdown_signal(),
+    ))
+}
+
+/// `oilmat-erp sandbox`.
+#[cfg(feature = "sandbox")]
+fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    actix_rt::System::new().block_on(startup::run_sandbox(options, listener, shutdown_signal()))
 }

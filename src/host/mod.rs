@@ -4,6 +4,7 @@
 //! delete them. A workshop that cannot start is reported and skipped.
 
 pub mod state;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -13,102 +14,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, Mutex};
 
-use crate::app::settings_from;
-use crate::cli::Tuning;
 use crate::config::IntegrationConfig;
-use crate::erp::Credentials;
-use crate::erp::ErpType;
 use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
-use crate::secrets::{Cipher, Secret};
+use crate::secrets::Cipher;
 use crate::workshop::status::{GetHealth, Health};
-use crate::workshop::{self, Workshop};
+use crate::workshop::{self, Workshop, WorkshopSettings};
 use state::HostState;
-
-/// An integration's configuration, checked and complete.
-#[derive(Debug, Clone)]
-pub struct ValidIntegration {
-    /// Which ERP.
-    pub erp_type: ErpType,
-    /// Its base URL.
-    pub erp_url: String,
-    /// The workshop API's port.
-    pub port: u16,
-    /// The ERP login.
-    pub credentials: Credentials,
-    /// Start with the host.
-    pub active: bool,
-    /// `/create` needs this `X-Api-Key`.
-    pub api_key: Option<Secret>,
-    /// The case the synthetic check opens, if one is configured.
-    pub probe_case: Option<String>,
-    /// How often the periodic probe runs; `None`: off.
-    pub probe_interval: Option<std::time::Duration>,
-}
-
-/// Checks a configuration; the error says what is wrong.
-pub fn validate(name: &str, config: &IntegrationConfig) -> Result<ValidIntegration, String> {
-    workshop::validate_name(name)?;
-    let mut config = config.clone();
-    config.resolve_password()?;
-    let erp_type: ErpType = config
-        .erp_type
-        .as_deref()
-        .ok_or("missing erp_type")?
-        .parse()?;
-    let erp_url = config.erp_url.clone().ok_or("missing erp_url")?;
-    crate::app::check_url(&erp_url).map_err(|e| e.to_string())?;
-    let port = config.port.ok_or("missing port")?;
-    if port == 0 {
-        return Err("port must be 1-65535".into());
-    }
-    let username = config
-        .username
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .ok_or("missing username")?;
-    if username.len() > 256 || username.chars().any(char::is_control) {
-        return Err("username must be at most 256 printable characters".into());
-    }
-    let password = config
-        .password
-        .clone()
-        .ok_or("missing password (or password_env)")?;
-    if password.expose().is_empty() || password.expose().len() > 1024 {
-        return Err("password must be 1-1024 characters".into());
-    }
-    let (probe_case, probe_interval) = validate_probe(&config)?;
-    Ok(ValidIntegration {
-        erp_type,
-        erp_url,
-        port,
-        credentials: Credentials {
-            username,
-            password: password.expose().to_string(),
-        },
-        active: config.active.unwrap_or(true),
-        api_key: config.api_key.filter(|k| !k.expose().is_empty()),
-        probe_case,
-        probe_interval,
-    })
-}
-
-/// The probe case (checked) and the probe interval (`None`: off).
-fn validate_probe(
-    config: &IntegrationConfig,
-) -> Result<(Option<String>, Option<std::time::Duration>), String> {
-    let case = config.probe_case.clone();
-    if let Some(case) = &case {
-        if case.trim().is_empty() || case.len() > 256 || case.chars().any(char::is_control) {
-            return Err("probe_case must be 1-256 printable characters".into());
-        }
-    }
-    let interval = config.probe_interval_secs.filter(|secs| *secs > 0);
-    if interval.is_some() && case.is_none() {
-        return Err("probe_interval_secs needs probe_case (the case the probe opens)".into());
-    }
-    Ok((case, interval.map(std::time::Duration::from_secs)))
-}
+pub use validate::{validate, ValidIntegration};
 
 /// One integration the host knows.
 struct Integration {
@@ -271,12 +184,13 @@ impl Host {
         let inner = self.inner.lock().await;
         let integration = inner.get(name)?;
         let mut value = serde_json::to_value(overview(name, integration).await).unwrap_or_default();
-        let c = &integration.config;
+        let (c, t) = (&integration.config, integration.config.tuning());
         value["config"] = serde_json::json!({
             "erp_type": c.erp_type, "erp_url": c.erp_url, "port": c.port, "username": c.username,
             "active": c.active.unwrap_or(true), "password_set": c.password.is_some() || c.password_env.is_some(),
             "api_key_set": c.api_key.is_some(),
             "probe_case": c.probe_case, "probe_interval_secs": c.probe_interval_secs.unwrap_or(0),
+            "retry": t.retry, "timeouts": t.timeouts, "browser": t.browser, "evidence": t.evidence,
         });
         Ok(value)
     }
@@ -342,7 +256,7 @@ impl Host {
         crate::erp::verify::verify_login(
             valid.erp_type,
             &endpoint,
-            &valid.erp_url,
+            crate::config::base_url(&valid.erp_url),
             &valid.credentials,
         )
         .await
@@ -561,13 +475,13 @@ fn start_workshop(
         return Ok(None);
     }
     let listener = bind_api(valid.port)?;
-    let mut settings = settings_from(
+    let mut settings = WorkshopSettings::new(
         name.to_string(),
         valid.erp_type,
-        valid.erp_url,
+        &valid.erp_url,
         endpoint.clone(),
         data_dir.to_path_buf(),
-        &Tuning::default(),
+        &valid.tuning,
     );
     if let (Some(case_id), Some(interval)) = (valid.probe_case, valid.probe_interval) {
         settings.probe = Some(workshop::ProbeSettings {
@@ -581,29 +495,4 @@ fn start_workshop(
     let ws = workshop::start(settings, cipher.clone()).map_err(|e| e.to_string())?;
     integration.workshop = Some(ws);
     Ok(Some(listener))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn the_probe_runs_only_with_a_case_and_an_interval() {
-        let probe = |case: Option<&str>, secs: Option<u64>| {
-            validate_probe(&IntegrationConfig {
-                probe_case: case.map(str::to_string),
-                probe_interval_secs: secs,
-                ..Default::default()
-            })
-        };
-        let case = || Some("0558".to_string());
-        assert_eq!(probe(None, None), Ok((None, None)));
-        assert_eq!(probe(Some("0558"), None), Ok((case(), None)));
-        assert_eq!(probe(Some("0558"), Some(0)), Ok((case(), None)));
-        let every_minute = Some(Duration::from_secs(60));
-        assert_eq!(probe(Some("0558"), Some(60)), Ok((case(), every_minute)));
-        assert!(probe(None, Some(60)).is_err());
-        assert!(probe(Some(" "), None).is_err());
-    }
 }

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use actix::Addr;
 
-use crate::erp::BrowserConfig;
+use crate::config::Tuning;
 use crate::erp::Credentials;
 use crate::erp::ErpType;
+use crate::erp::{BrowserConfig, WebDriverEndpoint};
 use crate::event_log::RetryPolicy;
 use crate::secrets::Secret;
 
@@ -69,6 +70,42 @@ pub struct ProbeSettings {
 }
 
 impl WorkshopSettings {
+    /// Settings from an integration's parts and its tuning tables; no login,
+    /// API key or probe yet (the caller adds those it has).
+    pub fn new(
+        name: String,
+        erp_type: ErpType,
+        erp_url: &url::Url,
+        endpoint: WebDriverEndpoint,
+        data_dir: PathBuf,
+        tuning: &Tuning,
+    ) -> WorkshopSettings {
+        let step_timeout = tuning.timeouts.step();
+        let mut browser = BrowserConfig::new(endpoint);
+        browser.step_timeout = step_timeout;
+        // A save that never answers holds chromedriver until the page-load
+        // timeout; keep it short, but never shorter than a slow first page needs.
+        browser.page_load_timeout = step_timeout.max(Duration::from_secs(15));
+        WorkshopSettings {
+            name,
+            erp_type,
+            erp_url: crate::config::base_url(erp_url).to_string(),
+            data_dir,
+            browser,
+            retry: tuning.retry.policy(),
+            step_timeout,
+            attempt_timeout: tuning.timeouts.attempt(),
+            idle_close: tuning.browser.idle_close(),
+            credentials: None,
+            api_key: None,
+            evidence: evidence::Retention {
+                max_age: tuning.evidence.max_age(),
+                max_files: tuning.evidence.max_files,
+            },
+            probe: None,
+        }
+    }
+
     /// The workshop's own folder.
     pub fn dir(&self) -> PathBuf {
         self.data_dir.join(&self.name)

@@ -204,7 +204,7 @@ pub struct Workshop {
     pub http: reqwest::blocking::Client,
 }
 
-/// Fast retries for tests: the defaults (1 s doubling) would only slow them.
+/// Fast retries for tests: the defaults (2 s doubling up to 5 min) would only slow them.
 pub const FAST: &[&str] = &[
     "--max-attempts",
     "8",

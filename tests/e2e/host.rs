@@ -306,3 +306,80 @@ fn a_workshop_that_cannot_start_is_reported_and_the_others_run() {
         .log()
         .contains("integration not started; the others run"));
 }
+
+/// Counts an order's events of `kind` as the management API lists them.
+fn count_events(host: &HostUnderTest, workshop: &str, id: &str, kind: &str) -> usize {
+    let (code, events) = host.get(&format!("/integrations/{workshop}/events?unique_id={id}"));
+    assert_eq!(code, 200, "{events}");
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .count()
+}
+
+#[test]
+fn a_per_integration_retry_policy_is_honoured() {
+    let sandbox = Sandbox::start("au2office");
+    sandbox.case("100", "open");
+    sandbox.item("10");
+    sandbox.faults(json!({"fail_saves": 5}));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("oilmat.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "{data}"
+[management]
+listen = "127.0.0.1:0"
+[workshops.once]
+erp_type = "au2office"
+erp_url = "{url}"
+port = {port}
+username = "{USER}"
+password = "{PASSWORD}"
+[workshops.once.retry]
+max_attempts = 1
+[workshops.once.timeouts]
+step_secs = 10
+"#,
+            data = dir.path().join("data").display(),
+            url = sandbox.url()
+        ),
+    )
+    .unwrap();
+    let host = HostUnderTest::start(&config);
+    let (code, described) = host.get("/integrations/once");
+    assert_eq!(code, 200);
+    assert_eq!(described["config"]["retry"]["max_attempts"], 1);
+
+    // One refused save and the order fails for good: the file's policy.
+    assert_eq!(post_order(port, "r-1", "100").0, 200);
+    wait_until("r-1 failed", Duration::from_secs(120), || {
+        order_status(port, "r-1")["status"] == "failed"
+    });
+    assert_eq!(count_events(&host, "once", "r-1", "processing"), 1);
+    assert_eq!(count_events(&host, "once", "r-1", "failed"), 1);
+
+    // The same object through the management API: three attempts now.
+    let (code, answer) = host.put(
+        "/integrations/once",
+        Some(json!({"retry": {"max_attempts": 3, "initial_backoff_ms": 100}})),
+    );
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["config"]["retry"]["max_attempts"], 3);
+    let (code, answer) = host.put(
+        "/integrations/once",
+        Some(json!({"retry": {"max_attempt": 3}})),
+    );
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("max_attempt"));
+    assert_eq!(post_order(port, "r-2", "100").0, 200);
+    wait_until("r-2 failed", Duration::from_secs(120), || {
+        order_status(port, "r-2")["status"] == "failed"
+    });
+    assert_eq!(count_events(&host, "once", "r-2", "processing"), 3);
+    assert_eq!(sandbox.lines_for("100", "r-2"), 0);
+}

@@ -1,8 +1,13 @@
-//! The command line: one binary, `oilmat-erp`, with a subcommand per job.
+//! The command line: one binary, `oilmat-erp`, with a subcommand per job;
+//! [`settings`] turns a subcommand's flags into the typed settings it runs on.
+
+pub mod settings;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::Tuning;
 
 /// Gets every litre OilMat dispenses onto the workshop ERP's invoice, exactly once.
 #[derive(Debug, Parser)]
@@ -98,50 +103,6 @@ pub struct ProbeArgs {
     /// The environment variable holding that user's password.
     #[arg(long, default_value = "OILMAT_PROBE_PASSWORD")]
     pub probe_password_env: String,
-}
-
-/// How the worker retries and waits.
-#[derive(Debug, Args, Clone)]
-pub struct Tuning {
-    /// Attempts per order before it fails for good.
-    #[arg(long, default_value_t = 5)]
-    pub max_attempts: u32,
-    /// Delay before the first retry, in ms; doubles each time.
-    #[arg(long, default_value_t = 1000)]
-    pub initial_backoff_ms: u64,
-    /// The longest delay between attempts, in ms.
-    #[arg(long, default_value_t = 60_000)]
-    pub max_backoff_ms: u64,
-    /// The longest one browser step may take, in seconds.
-    #[arg(long, default_value_t = 20)]
-    pub step_timeout_secs: u64,
-    /// The longest a whole attempt may take, in seconds.
-    #[arg(long, default_value_t = 120)]
-    pub attempt_timeout_secs: u64,
-    /// Close the browser after this many idle seconds.
-    #[arg(long, default_value_t = 300)]
-    pub idle_close_secs: u64,
-    /// Delete evidence of failed attempts older than this many days.
-    #[arg(long, default_value_t = 30)]
-    pub evidence_max_age_days: u64,
-    /// Keep at most this many evidence files (the newest).
-    #[arg(long, default_value_t = 2000)]
-    pub evidence_max_files: usize,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            max_attempts: 5,
-            initial_backoff_ms: 1000,
-            max_backoff_ms: 60_000,
-            step_timeout_secs: 20,
-            attempt_timeout_secs: 120,
-            idle_close_secs: 300,
-            evidence_max_age_days: 30,
-            evidence_max_files: 2000,
-        }
-    }
 }
 
 /// `oilmat-erp sandbox`.
