@@ -6,7 +6,11 @@ use oilmat_erp::{app, check, demo, support, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    telemetry::logging::init();
+    match &cli.command {
+        // The demo tells its story on stdout; its logs go to a file.
+        Cmd::Demo(args) => demo::init_logging(args),
+        _ => telemetry::logging::init(),
+    }
     telemetry::logging::install_panic_hook();
     let result = match cli.command {
         Cmd::Serve(args) => app::run_serve(args),
