@@ -19,8 +19,7 @@
 //!
 //! `cargo bench --bench browser [-- --orders N]`
 
-mod support;
-
+use oilmat_testkit as kit;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -28,8 +27,8 @@ use oilmat_erp::erp::ErpType;
 use oilmat_erp::erp::{book_line, Credentials, OrderLine};
 use oilmat_erp::erp::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use oilmat_erp::order::Booked;
+use oilmat_testkit::{Proc, Sandbox, PASSWORD, USER};
 use serde_json::Value;
-use support::{Proc, Sandbox, PASSWORD, USER};
 use thirtyfour::prelude::*;
 
 const TARGET_RATIO: f64 = 1.5;
@@ -38,15 +37,15 @@ const ITEM: &str = "10";
 const STEP: Duration = Duration::from_secs(20);
 
 fn main() {
-    let n = support::num("--orders", 20) as usize;
-    println!("browser benchmark on {}", support::machine());
+    let n = kit::num("--orders", 20) as usize;
+    println!("browser benchmark on {}", kit::machine());
     let sandbox = Sandbox::start("au2office");
     sandbox.item(ITEM);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    if support::flag("--probe") {
+    if kit::flag("--probe") {
         return rt.block_on(probe(&sandbox));
     }
     let start = rt.block_on(browser_start());
@@ -72,17 +71,17 @@ fn main() {
         "bare script, polling every {:>3} ms  | {:>11.3} | {}",
         driver_poll.as_millis(),
         per(bare_slow),
-        support::versus(per(bare_slow), per(bare))
+        kit::versus(per(bare_slow), per(bare))
     );
     println!(
         "driver: book_line                  | {:>11.3} | {}",
         per(driver),
-        support::versus(per(driver), per(bare))
+        kit::versus(per(driver), per(bare))
     );
     println!(
         "service: oilmat-erp workshop       | {:>11.3} | {}",
         per(service),
-        support::versus(per(service), per(bare))
+        kit::versus(per(service), per(bare))
     );
     println!(
         "browser start (chromedriver + session, median of 3): {:.3} s",
@@ -93,12 +92,12 @@ fn main() {
         "first order after an idle close: {:.3} s vs warm order + browser start + 1 s = {:.3} s ({})",
         after_idle.as_secs_f64(),
         allowed.as_secs_f64(),
-        support::versus(after_idle.as_secs_f64(), allowed.as_secs_f64())
+        kit::versus(after_idle.as_secs_f64(), allowed.as_secs_f64())
     );
     println!(
         "  the same, posted the moment the browser closed: {:.3} s ({})",
         right_after.as_secs_f64(),
-        support::versus(right_after.as_secs_f64(), allowed.as_secs_f64())
+        kit::versus(right_after.as_secs_f64(), allowed.as_secs_f64())
     );
     let ratio = per(service) / per(bare);
     println!(
@@ -144,7 +143,7 @@ async fn probe(sandbox: &Sandbox) {
         let login = t.elapsed();
         println!("round {round}: start {start:?} first goto {first:?} second goto {second:?} login {login:?}");
         session.close().await;
-        if support::flag("--pause") {
+        if kit::flag("--pause") {
             std::thread::sleep(Duration::from_secs(5));
         }
     }
@@ -169,7 +168,7 @@ fn cases(sandbox: &Sandbox, prefix: &str, n: usize) -> Vec<String> {
     (0..n + 2)
         .map(|i| {
             let id = format!("{prefix}{i:04}");
-            sandbox.case(&id);
+            sandbox.case(&id, "open");
             id
         })
         .collect()
@@ -308,7 +307,7 @@ async fn driver_orders(sandbox: &Sandbox, n: usize) -> Duration {
 /// it closed, and 3 s later.
 fn service_orders(sandbox: &Sandbox, n: usize) -> (Duration, Duration, Duration) {
     let cases = cases(sandbox, "s", n + 2);
-    let data = support::data_dir("browser");
+    let data = kit::data_dir("browser");
     let dir = data.path().display().to_string();
     let ws = Proc::oilmat(
         &[
@@ -328,9 +327,9 @@ fn service_orders(sandbox: &Sandbox, n: usize) -> (Duration, Duration, Duration)
         &[("RUST_LOG", "info,thirtyfour=warn")],
         "browser-workshop",
     );
-    let http = support::client();
+    let http = kit::client();
     let post = |id: &str, case: &str| {
-        let body = support::order_json(id, case, ITEM, "4.5");
+        let body = kit::order_json(id, case, ITEM, "4.5");
         let r = http
             .post(format!("{}/create", ws.url))
             .body(body)
@@ -347,12 +346,12 @@ fn service_orders(sandbox: &Sandbox, n: usize) -> (Duration, Duration, Duration)
     for (i, case) in cases.iter().take(2).enumerate() {
         post(&format!("warm-{i}"), case);
     }
-    support::wait_until("warm-up orders", Duration::from_secs(120), queue_empty);
+    kit::wait_until("warm-up orders", Duration::from_secs(120), queue_empty);
     let started = Instant::now();
     for (i, case) in cases.iter().skip(2).take(n).enumerate() {
         post(&format!("svc-{i}"), case);
     }
-    support::wait_until(
+    kit::wait_until(
         "the service's orders",
         Duration::from_secs(600),
         queue_empty,
@@ -360,7 +359,7 @@ fn service_orders(sandbox: &Sandbox, n: usize) -> (Duration, Duration, Duration)
     let service = started.elapsed();
     let pidfile = data.path().join("bench/chromedriver.pid");
     let after_close = |id: &str, case: &str, pause: Duration| {
-        support::wait_until(
+        kit::wait_until(
             "the browser to close when idle",
             Duration::from_secs(60),
             || !pidfile.exists(),
@@ -368,7 +367,7 @@ fn service_orders(sandbox: &Sandbox, n: usize) -> (Duration, Duration, Duration)
         std::thread::sleep(pause);
         let started = Instant::now();
         post(id, case);
-        support::wait_until(
+        kit::wait_until(
             "the order after the idle close",
             Duration::from_secs(120),
             queue_empty,

@@ -11,29 +11,28 @@
 //! `cargo bench --bench burst [-- --orders N --complete M]`
 //! (M orders take about M x 0.4 s of browser time.)
 
-mod support;
-
+use oilmat_testkit as kit;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oilmat_testkit::{mb, Proc, Sandbox};
 use serde_json::Value;
-use support::{mb, Proc, Sandbox};
 
 /// Orders spread over this many cases (a few lines per case, as in a workshop).
 const CASES: u64 = 500;
 const ITEM: &str = "10";
 
 fn main() {
-    let n = support::num("--orders", 10_000);
-    let m = support::num("--complete", 1_000).min(n);
-    println!("burst benchmark on {}", support::machine());
+    let n = kit::num("--orders", 10_000);
+    let m = kit::num("--complete", 1_000).min(n);
+    println!("burst benchmark on {}", kit::machine());
     let sandbox = Sandbox::start("au2office");
     sandbox.item(ITEM);
     for c in 0..CASES.min(n) {
-        sandbox.case(&case_of(c));
+        sandbox.case(&case_of(c), "open");
     }
-    let data = support::data_dir("burst");
+    let data = kit::data_dir("burst");
     let dir = data.path().display().to_string();
     let ws = Proc::oilmat(
         &[
@@ -52,15 +51,15 @@ fn main() {
         "burst-workshop",
     );
     let pid = ws.pid();
-    let idle_rss = support::rss_bytes(pid);
+    let idle_rss = kit::rss_bytes(pid);
 
     // The burst, while the worker already books the first orders.
-    let body: support::BodyFn = Arc::new(|_, i| {
-        support::order_json(&format!("burst-{i:05}"), &case_of(i % CASES), ITEM, "4.5")
+    let body: kit::BodyFn = Arc::new(|_, i| {
+        kit::order_json(&format!("burst-{i:05}"), &case_of(i % CASES), ITEM, "4.5")
     });
-    let (codes, took) = support::post_many(ws.addr(), "/create", 64, n, body);
+    let (codes, took) = kit::post_many(ws.addr(), "/create", 64, n, body);
     let acked = codes.iter().filter(|&&c| c == 200).count() as u64;
-    let burst_rss = support::rss_bytes(pid);
+    let burst_rss = kit::rss_bytes(pid);
     println!(
         "burst: {n} orders posted in {:.2} s ({:.0}/s), {acked} acknowledged (200){}",
         took.as_secs_f64(),
@@ -69,7 +68,7 @@ fn main() {
     );
 
     // Let the worker complete M, watching memory and the queue's age.
-    let http = support::client();
+    let http = kit::client();
     let metrics = |name: &str| metric(&http, &ws.url, name);
     let started = Instant::now();
     let mut peak_rss = burst_rss;
@@ -77,7 +76,7 @@ fn main() {
     let mut last_report = Instant::now();
     loop {
         let completed = metrics("oilmat_orders_completed_total") as u64;
-        peak_rss = peak_rss.max(support::rss_bytes(pid));
+        peak_rss = peak_rss.max(kit::rss_bytes(pid));
         peak_age = peak_age.max(metrics("oilmat_oldest_waiting_order_age_seconds"));
         if completed >= m {
             break;
@@ -86,7 +85,7 @@ fn main() {
             println!(
                 "  ... {completed} completed after {:.0} s, RSS {:.1} MB",
                 started.elapsed().as_secs_f64(),
-                mb(support::rss_bytes(pid))
+                mb(kit::rss_bytes(pid))
             );
             last_report = Instant::now();
         }
@@ -131,7 +130,7 @@ fn main() {
         .json::<Value>()
         .map(|v| v["cleared"].as_u64().unwrap_or(0))
         .unwrap_or(0);
-    let cleared_rss = support::rss_bytes(pid);
+    let cleared_rss = kit::rss_bytes(pid);
 
     println!(
         "worker: {} completed in {:.0} s ({:.2} s per order, oldest waiting order up to {:.0} s old)",

@@ -6,22 +6,21 @@
 //!
 //! `cargo bench --bench footprint [-- --counts 0,1,10,100]`
 
-mod support;
-
+use oilmat_testkit as kit;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use support::{mb, Proc};
+use oilmat_testkit::{mb, Proc};
 
 const TARGET_MB: f64 = 5.0;
 
 fn main() {
-    let counts: Vec<usize> = support::arg("--counts")
+    let counts: Vec<usize> = kit::arg("--counts")
         .unwrap_or_else(|| "0,1,10,100".into())
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
-    println!("footprint benchmark on {}", support::machine());
+    println!("footprint benchmark on {}", kit::machine());
     println!();
     println!("workshops | RSS MB | threads | MB per workshop over none | vs target {TARGET_MB} MB");
     let mut base: Option<(u64, u64)> = None;
@@ -48,7 +47,7 @@ fn main() {
         let ratio = if n == 0 {
             "-".to_string()
         } else {
-            support::versus(per, TARGET_MB)
+            kit::versus(per, TARGET_MB)
         };
         println!(
             "{n:>9} | {:>6.1} | {threads:>7} | {per_text:>25} | {ratio}",
@@ -64,13 +63,13 @@ fn main() {
 
 /// Starts a host with `n` idle workshops; its settled RSS and thread count.
 fn measure(n: usize) -> (u64, u64) {
-    let data = support::data_dir("footprint");
+    let data = kit::data_dir("footprint");
     let config = data.path().join("oilmat.toml");
     std::fs::write(&config, config_text(n, &data.path().join("logs"))).expect("config");
     let config = config.display().to_string();
     let mut host = Proc::oilmat(&["serve", "--config", &config], &[], "footprint-host");
-    let http = support::client();
-    support::wait_until("every workshop running", Duration::from_secs(120), || {
+    let http = kit::client();
+    kit::wait_until("every workshop running", Duration::from_secs(120), || {
         let Ok(r) = http.get(format!("{}/integrations", host.url)).send() else {
             return false;
         };
@@ -88,13 +87,13 @@ fn measure(n: usize) -> (u64, u64) {
 /// RSS once two samples a second apart agree within 1% (at most 20 s).
 fn settled(pid: u32) -> (u64, u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = support::rss_bytes(pid);
+    let mut last = kit::rss_bytes(pid);
     loop {
         std::thread::sleep(Duration::from_secs(1));
-        let now = support::rss_bytes(pid);
+        let now = kit::rss_bytes(pid);
         let calm = (now as f64 - last as f64).abs() <= 0.01 * last as f64;
         if calm || Instant::now() > deadline {
-            return (now, support::threads(pid));
+            return (now, kit::threads(pid));
         }
         last = now;
     }

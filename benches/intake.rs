@@ -15,12 +15,11 @@
 //!
 //! `cargo bench --bench intake`
 
-mod support;
-
+use oilmat_testkit as kit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{num, order_json, post_load, versus, Load, Proc};
+use oilmat_testkit::{num, order_json, post_load, versus, Load, Proc};
 
 /// Durable acknowledgements per second wanted at concurrency 64.
 const TARGET_ACKS: f64 = 20_000.0;
@@ -28,28 +27,25 @@ const TARGET_ACKS: f64 = 20_000.0;
 const TARGET_SHARE: f64 = 0.5;
 
 fn main() {
-    if support::flag("--ceiling-server") {
+    if kit::flag("--ceiling-server") {
         return ceiling::serve();
     }
     let secs = Duration::from_secs(num("--secs", 3));
     let warmup = Duration::from_millis(num("--warmup-ms", 500));
     let rounds = num("--rounds", 3);
-    let concurrency: Vec<usize> = support::arg("--conc")
+    let concurrency: Vec<usize> = kit::arg("--conc")
         .unwrap_or_else(|| "1,16,64".into())
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
-    println!("intake benchmark on {}", support::machine());
+    println!("intake benchmark on {}", kit::machine());
     println!("HTTP workers per workshop: {}", oilmat_erp::http::WORKERS);
 
     let disk = disk_ceiling(&concurrency);
-    let data = support::data_dir("intake");
+    let data = kit::data_dir("intake");
     let mut real = start_workshop(data.path());
     let mut ceiling = Proc::start(
-        &std::env::current_exe()
-            .expect("bench binary")
-            .display()
-            .to_string(),
+        &std::env::current_exe().expect("bench binary"),
         &["--ceiling-server"],
         &[],
         "intake-ceiling",
@@ -141,9 +137,9 @@ struct Measured {
 impl Measured {
     /// Runs `load` and adds it with the server's CPU time meanwhile.
     fn add(&mut self, server: &Proc, load: impl FnOnce() -> Load) {
-        let before = support::cpu_time(server.pid());
+        let before = kit::cpu_time(server.pid());
         let run = load();
-        self.cpu += support::cpu_time(server.pid()) - before;
+        self.cpu += kit::cpu_time(server.pid()) - before;
         self.load.merge(run);
     }
 
@@ -156,7 +152,7 @@ impl Measured {
 /// One load run of fresh orders against `server`.
 fn run(server: &Proc, concurrency: usize, warmup: Duration, secs: Duration, tag: &str) -> Load {
     let tag = tag.to_string();
-    let body: support::BodyFn =
+    let body: kit::BodyFn =
         Arc::new(move |conn, i| order_json(&format!("{tag}-{conn}-{i}"), "4711", "10", "4.5"));
     post_load(server.addr(), "/create", concurrency, warmup, secs, body)
 }
@@ -180,7 +176,7 @@ fn start_workshop(data: &std::path::Path) -> Proc {
         &[],
         "intake-workshop",
     );
-    let http = support::client();
+    let http = kit::client();
     let r = http
         .put(format!("{}/stop_worker", proc.url))
         .send()
@@ -191,7 +187,7 @@ fn start_workshop(data: &std::path::Path) -> Proc {
 
 /// The journal's (commits, events) so far, from the workshop's `/metrics`.
 fn commits(server: &Proc) -> (u64, u64) {
-    let text = support::client()
+    let text = kit::client()
         .get(format!("{}/metrics", server.url))
         .send()
         .and_then(|r| r.text())
@@ -219,7 +215,7 @@ struct DiskCeiling {
 /// write, and batches of each concurrency (what perfect group commit gets).
 fn disk_ceiling(concurrency: &[usize]) -> DiskCeiling {
     use fjall::{Database, KeyspaceCreateOptions, PersistMode};
-    let dir = support::data_dir("fjall");
+    let dir = kit::data_dir("fjall");
     let db = Database::builder(dir.path())
         .worker_threads(1)
         .cache_size(2 * 1024 * 1024)
@@ -233,7 +229,7 @@ fn disk_ceiling(concurrency: &[usize]) -> DiskCeiling {
     let mut rate = |batch: usize| {
         let window = Duration::from_secs(2);
         let started = Instant::now();
-        let cpu0 = support::cpu_time(std::process::id());
+        let cpu0 = kit::cpu_time(std::process::id());
         let mut written = 0u64;
         while started.elapsed() < window {
             let mut b = db.batch().durability(Some(PersistMode::SyncData));
@@ -244,7 +240,7 @@ fn disk_ceiling(concurrency: &[usize]) -> DiskCeiling {
             b.commit().expect("commit");
             written += batch as u64;
         }
-        let cpu = support::cpu_time(std::process::id()) - cpu0;
+        let cpu = kit::cpu_time(std::process::id()) - cpu0;
         println!(
             "  fjall batches of {batch}: {:.0} us CPU per commit",
             cpu.as_secs_f64() * 1e6 * batch as f64 / written as f64
@@ -272,7 +268,7 @@ fn sample_event() -> Vec<u8> {
             case_id: "4711".into(),
             product_nr: "10".into(),
             product_amount: "4.5".into(),
-            username: Some(support::USER.into()),
+            username: Some(kit::USER.into()),
         },
         credentials_ref: Some("order/real0-12-3456".into()),
     };

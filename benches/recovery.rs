@@ -16,8 +16,7 @@
 //!
 //! `cargo bench --bench recovery [-- --events N]`
 
-mod support;
-
+use oilmat_testkit as kit;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -30,9 +29,9 @@ const TARGET: Duration = Duration::from_millis(1500);
 const WAITING: u64 = 2_000;
 
 fn main() {
-    let total = support::num("--events", 1_000_000);
-    println!("recovery benchmark on {}", support::machine());
-    let data = support::data_dir("recovery");
+    let total = kit::num("--events", 1_000_000);
+    println!("recovery benchmark on {}", kit::machine());
+    let data = kit::data_dir("recovery");
     let ws = data.path().join("bench");
     // The longest tail the snapshot rule allows: a snapshot follows once
     // max(SNAPSHOT_EVERY, orders in the views) events came after the last,
@@ -58,7 +57,7 @@ fn main() {
     println!(
         "log: {total} events ({} orders), {:.0} MB on disk, written in {:.1} s",
         writer.orders,
-        support::mb(bytes),
+        kit::mb(bytes),
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -72,10 +71,10 @@ fn main() {
         "start-up with {total} events              | seconds | vs target {:.1} s",
         TARGET.as_secs_f64()
     );
-    let before = support::rss_bytes(std::process::id());
+    let before = kit::rss_bytes(std::process::id());
     let (journal, crash) = open(&rt, &ws);
     let views = check(&journal, total, writer.orders);
-    let views_rss = support::rss_bytes(std::process::id()).saturating_sub(before);
+    let views_rss = kit::rss_bytes(std::process::id()).saturating_sub(before);
     let closing = Instant::now();
     close(&rt, journal);
     let snapshot_write = closing.elapsed();
@@ -91,7 +90,7 @@ fn main() {
     report("no snapshot (whole log folded)", cold);
     println!(
         "an open journal's memory: {:.1} MB for {} orders ({} waiting), {:.0} bytes per order; closing it (writes the snapshot) took {:.3} s",
-        support::mb(views_rss),
+        kit::mb(views_rss),
         writer.orders,
         WAITING,
         views_rss as f64 / writer.orders as f64,
@@ -114,7 +113,7 @@ fn report(what: &str, took: Duration) {
     println!(
         "{what:<42}| {:>7.3} | {}",
         took.as_secs_f64(),
-        support::versus(took.as_secs_f64(), TARGET.as_secs_f64())
+        kit::versus(took.as_secs_f64(), TARGET.as_secs_f64())
     );
 }
 
@@ -221,7 +220,7 @@ impl LogWriter {
                     case_id: format!("{}", 4000 + self.orders % 500),
                     product_nr: "10".into(),
                     product_amount: "4.5".into(),
-                    username: Some(support::USER.into()),
+                    username: Some(kit::USER.into()),
                 },
                 credentials_ref: Some(format!("order/{id}")),
             },

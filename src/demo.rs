@@ -1,8 +1,11 @@
 //! `oilmat-erp demo`: a sandbox ERP per type, the browser driver, a workshop
 //! per sandbox, and a handful of sample orders (good ones, an unknown item, a
-//! duplicate); prints what happens to each and where to look.
+//! duplicate); tells what happens to each on stdout in plain words, and
+//! where to look. The logs of everything it starts go to a file it names
+//! ([`log_file`]), so they do not interleave with the story.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,14 +19,40 @@ use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::sandbox::{self, SandboxKind, SandboxOptions};
 use crate::secrets::Cipher;
 use crate::startup::{announce, shutdown_signal};
+use crate::telemetry::logging;
 use crate::workshop::{self, WorkshopSettings};
 
 const USER: &str = "demo";
 const PASSWORD: &str = "demo-password";
 
+/// Where the demo's logs go: `<data dir>/demo.log`.
+pub fn log_file(args: &DemoArgs) -> PathBuf {
+    args.data.data_dir.join("demo.log")
+}
+
+/// Sends the logs of the workshops and sandboxes the demo starts to
+/// [`log_file`] (to stderr if it cannot be written). Call it instead of
+/// [`logging::init`].
+pub fn init_logging(args: &DemoArgs) {
+    let path = log_file(args);
+    let opened = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| logging::init_to_file(&path));
+    if let Err(e) = opened {
+        logging::init();
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the demo's log file; logging to stderr");
+    }
+}
+
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::startup::ignore_sigxfsz();
+    announce("OilMat ERP demo: a sandbox ERP of each type, a workshop for each, and a few sample orders.");
+    announce(&format!(
+        "The workshops' and sandboxes' logs go to {}",
+        log_file(&args).display()
+    ));
     actix_rt::System::new().block_on(demo(args))
 }
 
@@ -74,7 +103,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         )?;
         actix_rt::spawn(server);
         announce(&format!(
-            "{name}: sandbox {erp} at {sandbox_url} (user {USER}), workshop API at {api_url}"
+            "{name}: a sandbox {erp} ERP runs at {sandbox_url} (log in as {USER}); the workshop takes orders at {api_url}"
         ));
         running.push(Running {
             name: name.into(),
@@ -93,12 +122,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     print_where_to_look(&running, &data_dir);
     if args.keep_running {
-        announce("running until Ctrl-C");
+        announce("Running until Ctrl-C.");
         shutdown_signal().await;
     }
+    announce("\nStopping the workshops (each closes its browser).");
     for ws in workshops {
         ws.shutdown().await;
     }
+    announce("Done.");
     Ok(())
 }
 
@@ -192,8 +223,9 @@ async fn post_samples(client: &reqwest::Client, r: &Running) -> anyhow::Result<(
     let mut seen = std::collections::HashSet::new();
     for body in samples(r) {
         let id = body["unique_id"].as_str().unwrap_or("").to_string();
-        if !seen.insert(id.clone()) {
-            announce(&format!("{}: posting {id} again, as a retrying client would: it must not make a second line", r.name));
+        let again = !seen.insert(id.clone());
+        if again {
+            announce(&format!("{}: sending order {id} again, as a retrying client would: it must not make a second line", r.name));
         }
         // As the original client does: the order as a JSON-encoded string.
         let answer = client
@@ -203,10 +235,19 @@ async fn post_samples(client: &reqwest::Client, r: &Running) -> anyhow::Result<(
             .await?;
         let status = answer.status();
         let text = answer.text().await?;
-        announce(&format!(
-            "{}: POST /create {} item {} -> {status} {text}",
-            r.name, body["unique_id"], body["product_nr"]
-        ));
+        let what = format!(
+            "{} litres of item {} for case {}",
+            plain(&body["product_amount"]),
+            plain(&body["product_nr"]),
+            plain(&body["case_id"])
+        );
+        let outcome = if status.is_success() {
+            "accepted".to_string()
+        } else {
+            format!("refused ({status}): {text}")
+        };
+        let verb = if again { "sent again" } else { "sent order" };
+        announce(&format!("{}: {verb} {id}, {what}: {outcome}", r.name));
     }
     Ok(())
 }
@@ -225,11 +266,13 @@ async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
         for (i, id) in ids.iter().enumerate() {
             let url = format!("{}/check_order_status?unique_id={id}", r.api_url);
             let v: Value = client.get(url).send().await?.json().await?;
-            let line = format!(
-                "{} {}",
-                v["status"].as_str().unwrap_or("?"),
-                v["reason"].as_str().unwrap_or("")
-            );
+            let line = match (v["status"].as_str(), v["reason"].as_str()) {
+                (Some(status), Some(reason)) if !reason.is_empty() => {
+                    format!("{status} ({reason})")
+                }
+                (Some(status), _) => status.to_string(),
+                (None, _) => "unknown".to_string(),
+            };
             if line != last[i] {
                 announce(&format!("{}: order {id}: {line}", r.name));
                 last[i] = line;
@@ -244,17 +287,31 @@ async fn follow(client: &reqwest::Client, r: &Running) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let lines: Value = client
+    let lines: Vec<Value> = client
         .get(format!("{}/_sandbox/cases/558/lines", r.sandbox_url))
         .send()
         .await?
         .json()
         .await?;
     announce(&format!(
-        "{}: lines now on case 558 in the sandbox: {lines}",
-        r.name
+        "{}: case 558 in the sandbox ERP now has {} lines (the duplicate made none):",
+        r.name,
+        lines.len()
     ));
+    for line in &lines {
+        announce(&format!(
+            "    item {}, {} litres, reference \"{}\"",
+            plain(&line["item_no"]),
+            plain(&line["qty"]),
+            plain(&line["reference"])
+        ));
+    }
     Ok(())
+}
+
+/// A JSON value as a person reads it: strings without quotes.
+fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
 fn print_where_to_look(running: &[Running], data_dir: &std::path::Path) {
@@ -263,6 +320,10 @@ fn print_where_to_look(running: &[Running], data_dir: &std::path::Path) {
         .unwrap_or_else(|_| "oilmat-erp".into());
     let dir = data_dir.display();
     announce("\nWhere to look (the URLs live while the demo runs: add --keep-running):");
+    announce(&format!(
+        "  the logs: {}",
+        data_dir.join("demo.log").display()
+    ));
     for r in running {
         let (name, api) = (&r.name, &r.api_url);
         announce(&format!("  {name}: {api}/queue?type=error, {api}/metrics"));

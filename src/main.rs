@@ -16,7 +16,11 @@ use oilmat_erp::{check, support, telemetry};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    telemetry::logging::init();
+    match &cli.command {
+        // The demo tells its story on stdout; its logs go to a file.
+        Cmd::Demo(args) => demo::init_logging(args),
+        _ => telemetry::logging::init(),
+    }
     telemetry::logging::install_panic_hook();
     let result = match cli.command {
         Cmd::Serve(args) => serve(args),

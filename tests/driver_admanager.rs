@@ -1,20 +1,18 @@
 //! The admanager driver against the sandbox ERP, through a real chromedriver
 //! and headless Chromium.
 
-mod erp_support;
-
 use std::time::Duration;
 
-use erp_support::{order, Bench};
 use oilmat_erp::erp::ErpType;
 use oilmat_erp::erp::{log_in, Credentials, Failure as Error};
 use oilmat_erp::order::Booked;
+use oilmat_testkit::in_process::{order_line, DriverBench, DRIVER_PASSWORD, DRIVER_USER};
 use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(10);
 
-async fn bench() -> Bench {
-    let bench = Bench::start(ErpType::Admanager, STEP).await;
+async fn bench() -> DriverBench {
+    let bench = DriverBench::start(ErpType::Admanager, STEP).await;
     bench.sandbox.case("1001", "open").await;
     bench.sandbox.case("0042", "open").await;
     bench.sandbox.case("2002", "closed").await;
@@ -39,12 +37,12 @@ fn retryable_reason(result: Result<Booked, Error>) -> String {
 #[tokio::test]
 async fn books_a_line_once_and_recognises_it_again() {
     let mut bench = bench().await;
-    let first = order("u-1", "1001", "0815", "4.5");
+    let first = order_line("u-1", "1001", "0815", "4.5");
 
     assert_eq!(bench.book(&first).await, Ok(Booked::Added));
     assert_eq!(bench.book(&first).await, Ok(Booked::AlreadyPresent));
     assert_eq!(
-        bench.book(&order("u-2", "0042", "0815", "5")).await,
+        bench.book(&order_line("u-2", "0042", "0815", "5")).await,
         Ok(Booked::Added)
     );
 
@@ -59,26 +57,26 @@ async fn books_a_line_once_and_recognises_it_again() {
 async fn final_failures_carry_their_reasons() {
     let mut bench = bench().await;
     let wrong = bench
-        .book_as(&order("u-1", "1001", "0815", "1"), "forkert")
+        .book_as(&order_line("u-1", "1001", "0815", "1"), "forkert")
         .await;
     assert_eq!(final_reason(wrong), "login failed");
 
-    let unknown_item = bench.book(&order("u-2", "1001", "9999", "1")).await;
+    let unknown_item = bench.book(&order_line("u-2", "1001", "9999", "1")).await;
     assert_eq!(
         final_reason(unknown_item),
         "unknown item: Varenummer findes ikke"
     );
-    let unknown_case = bench.book(&order("u-3", "7777", "0815", "1")).await;
+    let unknown_case = bench.book(&order_line("u-3", "7777", "0815", "1")).await;
     assert_eq!(
         final_reason(unknown_case),
         "unknown case: Arbejdskort findes ikke"
     );
-    let closed = bench.book(&order("u-4", "2002", "0815", "1")).await;
+    let closed = bench.book(&order_line("u-4", "2002", "0815", "1")).await;
     assert!(final_reason(closed).starts_with("closed case: "));
 
     // The alert was handled: the session books normally afterwards.
     assert_eq!(
-        bench.book(&order("u-6", "1001", "0815", "1")).await,
+        bench.book(&order_line("u-6", "1001", "0815", "1")).await,
         Ok(Booked::Added)
     );
     assert_eq!(bench.sandbox.lines("1001").await.len(), 1);
@@ -90,13 +88,13 @@ async fn final_failures_carry_their_reasons() {
 async fn expired_sessions_are_logged_into_again() {
     let mut bench = bench().await;
     assert_eq!(
-        bench.book(&order("u-1", "1001", "0815", "1")).await,
+        bench.book(&order_line("u-1", "1001", "0815", "1")).await,
         Ok(Booked::Added)
     );
 
     bench.sandbox.faults(json!({"expire_sessions": true})).await;
     assert_eq!(
-        bench.book(&order("u-2", "1001", "0815", "2")).await,
+        bench.book(&order_line("u-2", "1001", "0815", "2")).await,
         Ok(Booked::Added)
     );
 
@@ -117,7 +115,7 @@ async fn expired_sessions_are_logged_into_again() {
             .expect("expire");
     });
     assert_eq!(
-        bench.book(&order("u-3", "1001", "0815", "3")).await,
+        bench.book(&order_line("u-3", "1001", "0815", "3")).await,
         Ok(Booked::Added)
     );
     expire.await.expect("expired");
@@ -136,7 +134,7 @@ async fn expired_sessions_are_logged_into_again() {
 #[tokio::test]
 async fn a_failed_save_is_retryable_and_the_retry_books_once() {
     let mut bench = bench().await;
-    let dispense = order("u-1", "1001", "0815", "4,5");
+    let dispense = order_line("u-1", "1001", "0815", "4,5");
     bench.sandbox.faults(json!({"fail_saves": 1})).await;
 
     let reason = retryable_reason(bench.book(&dispense).await);
@@ -151,7 +149,7 @@ async fn a_failed_save_is_retryable_and_the_retry_books_once() {
 #[tokio::test]
 async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
     let mut bench = bench().await;
-    let warm_up = order("u-0", "0042", "0815", "1");
+    let warm_up = order_line("u-0", "0042", "0815", "1");
     assert_eq!(bench.book(&warm_up).await, Ok(Booked::Added));
     // The hanging save holds the frame's navigation, which only the page
     // load timeout ends: make both short.
@@ -161,7 +159,7 @@ async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
         .set_page_load_timeout(Duration::from_secs(3))
         .await
         .expect("timeout");
-    let dispense = order("u-1", "1001", "0815", "4.5");
+    let dispense = order_line("u-1", "1001", "0815", "4.5");
     bench
         .sandbox
         .faults(json!({"store_without_confirm": 1}))
@@ -181,7 +179,7 @@ async fn a_login_alone_is_accepted_or_refused() {
     let mut bench = bench().await;
     let base = bench.sandbox.base.clone();
     let creds = |password: &str| Credentials {
-        username: erp_support::USER.into(),
+        username: DRIVER_USER.into(),
         password: password.into(),
     };
     let driver = bench.browser.driver().await.expect("driver");
@@ -191,7 +189,7 @@ async fn a_login_alone_is_accepted_or_refused() {
         ErpType::Admanager,
         driver,
         &base,
-        &creds(erp_support::PASSWORD),
+        &creds(DRIVER_PASSWORD),
         STEP,
     )
     .await;

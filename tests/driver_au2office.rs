@@ -1,21 +1,22 @@
 //! The au2office driver against the sandbox ERP, through a real chromedriver
 //! and headless Chromium.
 
-mod erp_support;
-
 use std::time::Duration;
 
-use erp_support::{order, Bench};
 use oilmat_erp::erp::capture_evidence;
 use oilmat_erp::erp::ErpType;
 use oilmat_erp::erp::{log_in, Credentials, Failure as Error};
 use oilmat_erp::order::Booked;
+use oilmat_testkit::in_process::{order_line, DriverBench, DRIVER_PASSWORD, DRIVER_USER};
+use oilmat_testkit::proc::{
+    assert_no_process_mentions, kill_group, process_exists, wait_until_dead,
+};
 use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(10);
 
-async fn bench(step: Duration) -> Bench {
-    let bench = Bench::start(ErpType::Au2office, step).await;
+async fn bench(step: Duration) -> DriverBench {
+    let bench = DriverBench::start(ErpType::Au2office, step).await;
     bench.sandbox.case("1001", "open").await;
     bench.sandbox.case("0042", "open").await;
     bench.sandbox.case("2002", "closed").await;
@@ -40,12 +41,12 @@ fn retryable_reason(result: Result<Booked, Error>) -> String {
 #[tokio::test]
 async fn books_a_line_once_and_recognises_it_again() {
     let mut bench = bench(STEP).await;
-    let first = order("u-1", "1001", "0815", "4.5");
+    let first = order_line("u-1", "1001", "0815", "4.5");
 
     assert_eq!(bench.book(&first).await, Ok(Booked::Added));
     assert_eq!(bench.book(&first).await, Ok(Booked::AlreadyPresent));
     assert_eq!(
-        bench.book(&order("u-2", "0042", "0815", "5")).await,
+        bench.book(&order_line("u-2", "0042", "0815", "5")).await,
         Ok(Booked::Added)
     );
 
@@ -60,17 +61,17 @@ async fn books_a_line_once_and_recognises_it_again() {
 #[tokio::test]
 async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
     let mut bench = bench(STEP).await;
-    let first = order("u-1", "1001", "0815", "1");
+    let first = order_line("u-1", "1001", "0815", "1");
     assert_eq!(bench.book(&first).await, Ok(Booked::Added));
     let old_pid = bench.browser.chromedriver_pid().expect("pid");
     let old_profile = bench.browser.profile_dir().expect("profile").to_path_buf();
-    erp_support::kill_group(old_pid);
-    erp_support::wait_until_dead(old_pid);
+    kill_group(old_pid);
+    wait_until_dead(old_pid);
 
     // The session notices the dead chromedriver and starts afresh; if the
     // kill is still settling, the call fails as retryable and the worker's
     // reset does the same.
-    let second = order("u-2", "1001", "0815", "2");
+    let second = order_line("u-2", "1001", "0815", "2");
     match bench.book(&second).await {
         Ok(booked) => assert_eq!(booked, Booked::Added),
         Err(e) if !e.is_final() && e.reason.starts_with("webdriver: ") => {
@@ -82,8 +83,8 @@ async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
     assert_eq!(bench.browser.restarts(), 1);
     assert_ne!(bench.browser.chromedriver_pid(), Some(old_pid));
     assert!(!old_profile.exists());
-    assert!(!erp_support::process_exists(old_pid));
-    erp_support::assert_no_process_mentions(&old_profile);
+    assert!(!process_exists(old_pid));
+    assert_no_process_mentions(&old_profile);
     assert_eq!(bench.sandbox.lines("1001").await.len(), 2);
     bench.close().await;
 }
@@ -92,23 +93,23 @@ async fn a_dead_chromedriver_is_replaced_by_a_fresh_browser() {
 async fn final_failures_carry_their_reasons() {
     let mut bench = bench(STEP).await;
     let wrong = bench
-        .book_as(&order("u-1", "1001", "0815", "1"), "forkert")
+        .book_as(&order_line("u-1", "1001", "0815", "1"), "forkert")
         .await;
     assert_eq!(final_reason(wrong), "login failed");
 
-    let unknown_item = bench.book(&order("u-2", "1001", "9999", "1")).await;
+    let unknown_item = bench.book(&order_line("u-2", "1001", "9999", "1")).await;
     assert_eq!(
         final_reason(unknown_item),
         "unknown item: Ukendt varenummer"
     );
-    let unknown_case = bench.book(&order("u-3", "7777", "0815", "1")).await;
+    let unknown_case = bench.book(&order_line("u-3", "7777", "0815", "1")).await;
     assert_eq!(
         final_reason(unknown_case),
         "unknown case: Sagen findes ikke"
     );
-    let closed = bench.book(&order("u-4", "2002", "0815", "1")).await;
+    let closed = bench.book(&order_line("u-4", "2002", "0815", "1")).await;
     assert!(final_reason(closed).starts_with("closed case: "));
-    let bad_amount = bench.book(&order("u-5", "1001", "0815", "-1")).await;
+    let bad_amount = bench.book(&order_line("u-5", "1001", "0815", "-1")).await;
     assert!(final_reason(bad_amount).starts_with("bad input: "));
 
     assert!(bench.sandbox.lines("1001").await.is_empty());
@@ -132,13 +133,13 @@ async fn final_failures_carry_their_reasons() {
 async fn expired_sessions_are_logged_into_again() {
     let mut bench = bench(STEP).await;
     assert_eq!(
-        bench.book(&order("u-1", "1001", "0815", "1")).await,
+        bench.book(&order_line("u-1", "1001", "0815", "1")).await,
         Ok(Booked::Added)
     );
 
     bench.sandbox.faults(json!({"expire_sessions": true})).await;
     assert_eq!(
-        bench.book(&order("u-2", "1001", "0815", "2")).await,
+        bench.book(&order_line("u-2", "1001", "0815", "2")).await,
         Ok(Booked::Added)
     );
 
@@ -159,7 +160,7 @@ async fn expired_sessions_are_logged_into_again() {
             .expect("expire");
     });
     assert_eq!(
-        bench.book(&order("u-3", "1001", "0815", "3")).await,
+        bench.book(&order_line("u-3", "1001", "0815", "3")).await,
         Ok(Booked::Added)
     );
     expire.await.expect("expired");
@@ -178,7 +179,7 @@ async fn expired_sessions_are_logged_into_again() {
 #[tokio::test]
 async fn a_failed_save_is_retryable_and_the_retry_books_once() {
     let mut bench = bench(STEP).await;
-    let dispense = order("u-1", "1001", "0815", "4,5");
+    let dispense = order_line("u-1", "1001", "0815", "4,5");
     bench.sandbox.faults(json!({"fail_saves": 1})).await;
 
     let reason = retryable_reason(bench.book(&dispense).await);
@@ -195,10 +196,10 @@ async fn an_unconfirmed_save_is_found_by_its_reference_on_retry() {
     let mut bench = bench(STEP).await;
     // Warm up (browser start, login) with the long step timeout, so that
     // only the unconfirmed save can run into the short one.
-    let warm_up = order("u-0", "0042", "0815", "1");
+    let warm_up = order_line("u-0", "0042", "0815", "1");
     assert_eq!(bench.book(&warm_up).await, Ok(Booked::Added));
     bench.step_timeout = Duration::from_secs(3);
-    let dispense = order("u-1", "1001", "0815", "4.5");
+    let dispense = order_line("u-1", "1001", "0815", "4.5");
     bench
         .sandbox
         .faults(json!({"store_without_confirm": 1}))
@@ -218,7 +219,7 @@ async fn a_login_alone_is_accepted_or_refused() {
     let mut bench = bench(STEP).await;
     let base = bench.sandbox.base.clone();
     let creds = |password: &str| Credentials {
-        username: erp_support::USER.into(),
+        username: DRIVER_USER.into(),
         password: password.into(),
     };
     let driver = bench.browser.driver().await.expect("driver");
@@ -228,7 +229,7 @@ async fn a_login_alone_is_accepted_or_refused() {
         ErpType::Au2office,
         driver,
         &base,
-        &creds(erp_support::PASSWORD),
+        &creds(DRIVER_PASSWORD),
         STEP,
     )
     .await;

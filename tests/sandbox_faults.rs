@@ -2,12 +2,12 @@
 //! both" (slow commits, re-rendered lines, short reference fields, outages),
 //! checked over plain HTTP against an in-process sandbox of each type.
 
-mod erp_support;
-
 use std::time::{Duration, Instant};
 
-use erp_support::{Sandbox, PASSWORD, USER};
 use oilmat_erp::erp::ErpType;
+use oilmat_testkit::in_process::{
+    DriverBench, InProcessSandbox as Sandbox, DRIVER_PASSWORD as PASSWORD, DRIVER_USER as USER,
+};
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -302,7 +302,7 @@ async fn lines_are_re_rendered_by_the_page_when_asked() {
 async fn in_a_browser_the_maxlength_holds_and_old_rows_go_stale() {
     use thirtyfour::prelude::*;
     for kind in KINDS {
-        let mut bench = erp_support::Bench::start(kind, Duration::from_secs(10)).await;
+        let mut bench = DriverBench::start(kind, Duration::from_secs(10)).await;
         let sb = &bench.sandbox;
         sb.case("1001", "open").await;
         sb.item("0815", "Motorolie 5W-30").await;

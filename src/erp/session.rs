@@ -322,13 +322,21 @@ async fn connect(config: &BrowserConfig, url: &str, profile: Option<&Path>) -> R
 
 /// Quits a session within [`QUIT_TIMEOUT`], never blocking in `Drop`.
 async fn quit(webdriver: WebDriver) {
-    match tokio::time::timeout(QUIT_TIMEOUT, webdriver.clone().quit()).await {
+    // Leaks the session if this future is dropped mid-quit (a task aborted):
+    // never thirtyfour's blocking teardown, which warns.
+    struct LeakOnDrop(WebDriver);
+    impl Drop for LeakOnDrop {
+        fn drop(&mut self) {
+            // Already quit: no-op. Otherwise: skip the synchronous teardown in Drop.
+            let _ = self.0.clone().leak();
+        }
+    }
+    let guard = LeakOnDrop(webdriver);
+    match tokio::time::timeout(QUIT_TIMEOUT, guard.0.clone().quit()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %describe(&e), "browser quit failed"),
         Err(_) => tracing::warn!("browser quit timed out"),
     }
-    // Already quit: no-op. Otherwise: skip the synchronous teardown in Drop.
-    let _ = webdriver.leak();
 }
 
 #[cfg(test)]

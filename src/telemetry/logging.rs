@@ -1,8 +1,12 @@
-//! Structured logs on stderr: readable text by default, JSON lines with
+//! Structured logs on stderr (or in a file: [`init_to_file`]): readable text by default, JSON lines with
 //! `OILMAT_LOG_FORMAT=json`; the filter from `RUST_LOG` (it applies to the
 //! exported traces too). Installs the trace exporter of [`super::tracing_otel`].
 
+use std::path::Path;
+use std::sync::Arc;
+
 use tracing::Subscriber;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -48,10 +52,25 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Installs the global subscriber (logs, and traces when
+/// Installs the global subscriber (logs on stderr, and traces when
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set); later calls do nothing. Call it
 /// before any async runtime starts; call [`super::shutdown`] at the end.
 pub fn init() {
+    init_with(BoxMakeWriter::new(std::io::stderr), true);
+}
+
+/// [`init`], but the log lines are appended to `path` (no colours), for a
+/// command whose stdout and stderr are for people (the demo).
+pub fn init_to_file(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    init_with(BoxMakeWriter::new(Arc::new(file)), false);
+    Ok(())
+}
+
+fn init_with(writer: BoxMakeWriter, ansi: bool) {
     let traces = super::tracing_otel::layer();
     let (traces, trace_error) = match traces {
         Ok(layer) => (layer, None),
@@ -62,7 +81,7 @@ pub fn init() {
         tracing_subscriber::filter::Targets::new().with_target("oilmat_erp", tracing::Level::INFO),
     );
     let installed = tracing_subscriber::registry()
-        .with(log_layer().with_filter(filter()))
+        .with(log_layer(writer, ansi).with_filter(filter()))
         .with(traces.with_filter(filter()))
         .with(steps)
         .try_init()
@@ -75,10 +94,10 @@ pub fn init() {
     }
 }
 
-/// Log lines on stderr: text, or JSON with `OILMAT_LOG_FORMAT=json`. Either
+/// Log lines to `writer`: text, or JSON with `OILMAT_LOG_FORMAT=json`. Either
 /// way every line shows the fields of the spans it is in, so a line logged
 /// while handling an order names its workshop and unique id.
-fn log_layer<S>() -> Box<dyn Layer<S> + Send + Sync>
+fn log_layer<S>(writer: BoxMakeWriter, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
@@ -86,7 +105,8 @@ where
     // A full disk must not turn a failed log write into a panic (the default
     // reports it with eprintln!, which panics when stderr itself fails).
     let layer = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(ansi)
         .log_internal_errors(false);
     if json {
         layer

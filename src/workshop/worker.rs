@@ -179,12 +179,22 @@ impl Handler<Shutdown> for BrowserWorker {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
         self.desired.send_replace(false);
+        // Without a sender the idle loop closes the browser (quits the
+        // session) and ends; one in an attempt is stopped at once.
+        drop(std::mem::replace(
+            &mut self.desired,
+            watch::channel(false).0,
+        ));
+        let busy = self.ctx.state.is_busy();
         let task = self.task.take();
         ctx.stop();
         Box::pin(async move {
-            if let Some(task) = task {
-                task.abort();
-                let _ = task.await;
+            if let Some(mut task) = task {
+                let grace = Duration::from_secs(10);
+                if busy || tokio::time::timeout(grace, &mut task).await.is_err() {
+                    task.abort();
+                    let _ = task.await;
+                }
             }
         })
     }

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::*;
+use oilmat_testkit::*;
 
 const CASE: &str = "0558";
 
 /// `oilmat-erp check ARGS` with `env`: (exit code, stdout, stderr).
 fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("check").args(args).env_remove("OILMAT_WEBDRIVER");
     for (k, v) in env {
         cmd.env(k, v);
@@ -155,10 +155,10 @@ fn the_periodic_probe_is_a_metric() {
         "--probe-username",
         USER,
     ];
-    let ws = Proc::start(
+    let ws = Proc::oilmat(
         &args,
+        &[("RUST_LOG", TEST_LOG), ("OILMAT_PROBE_PASSWORD", PASSWORD)],
         "workshop-probed",
-        &[("OILMAT_PROBE_PASSWORD", PASSWORD)],
     );
     let http = client();
     let scrape = || {
@@ -201,7 +201,7 @@ fn the_periodic_probe_is_a_metric() {
 
     // The probe is no order: the case got no line, the log no order event.
     assert_eq!(sandbox.lines(CASE), Vec::<serde_json::Value>::new());
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["events", "probed", "--json", "--data-dir"])
         .arg(data.path())
         .output()

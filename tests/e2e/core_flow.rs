@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
+use oilmat_testkit::*;
 
 #[test]
 fn orders_over_several_cases_land_exactly_once() {

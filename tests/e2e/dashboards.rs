@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::helpers::*;
 use oilmat_erp::event_log::views::{failure_class, FAILURE_CLASSES};
+use oilmat_testkit::*;
 use serde_json::Value;
 
 fn dashboards() -> PathBuf {

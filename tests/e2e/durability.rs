@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
+use oilmat_testkit::*;
 
 #[test]
 fn kill_9_mid_flight_then_restart_completes_every_acknowledged_order_once() {

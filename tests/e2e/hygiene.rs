@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
+use oilmat_testkit::*;
 
 /// The chromedriver process group the workshop recorded, if any.
 fn recorded_group(ws: &Workshop) -> Option<i32> {

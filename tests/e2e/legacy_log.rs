@@ -4,7 +4,7 @@
 
 use fjall::{Database, KeyspaceCreateOptions, PersistMode};
 
-use crate::helpers::cli;
+use oilmat_testkit::cli;
 
 /// Events as the first builds wrote them (fields added later are absent).
 const OLD_EVENTS: [&str; 5] = [

@@ -1,8 +1,6 @@
 //! End-to-end tests: the real binary, the sandbox ERP over real HTTP, real
 //! headless Chromium through real chromedriver, a real fjall log on disk.
 
-mod helpers;
-
 mod check;
 mod core_flow;
 mod dashboards;
@@ -10,7 +8,6 @@ mod durability;
 mod faults;
 mod grid;
 mod host;
-mod host_support;
 mod hygiene;
 mod legacy_log;
 mod otel;

@@ -1,10 +1,8 @@
-//! Shared helpers of the ERP driver tests: an in-process sandbox ERP, its
-//! control API, and a real headless browser session.
-
-#![allow(dead_code)]
+//! For the driver tests: the sandbox ERP inside the test process (its own
+//! thread and actix System) and a real browser session (spawned chromedriver
+//! and headless Chromium) booking through the library's drivers.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,11 +13,15 @@ use oilmat_erp::order::Booked;
 use oilmat_erp::sandbox::{self, SandboxKind, SandboxOptions};
 use serde_json::{json, Value};
 
-pub const USER: &str = "værksted";
-pub const PASSWORD: &str = "hemmelig";
+use crate::proc::{assert_no_process_mentions, process_exists};
+
+/// The ERP login the in-process sandbox is seeded with (not ASCII, on purpose).
+pub const DRIVER_USER: &str = "værksted";
+/// Its password.
+pub const DRIVER_PASSWORD: &str = "hemmelig";
 
 /// A sandbox ERP on a free port, in its own thread and actix System.
-pub struct Sandbox {
+pub struct InProcessSandbox {
     pub erp: ErpType,
     pub base: String,
     http: reqwest::Client,
@@ -27,9 +29,9 @@ pub struct Sandbox {
     thread: Option<JoinHandle<()>>,
 }
 
-impl Sandbox {
+impl InProcessSandbox {
     /// Starts the sandbox and waits until it answers; seeds the test user.
-    pub async fn start(erp: ErpType) -> Sandbox {
+    pub async fn start(erp: ErpType) -> InProcessSandbox {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -41,7 +43,7 @@ impl Sandbox {
             let run = sandbox::run(SandboxOptions::new(kind), listener, shutdown);
             actix_rt::System::new().block_on(run).expect("sandbox ran");
         });
-        let sandbox = Sandbox {
+        let sandbox = InProcessSandbox {
             erp,
             base,
             http: reqwest::Client::builder()
@@ -53,7 +55,10 @@ impl Sandbox {
         };
         sandbox.wait_healthy().await;
         sandbox
-            .post("users", json!({"username": USER, "password": PASSWORD}))
+            .post(
+                "users",
+                json!({"username": DRIVER_USER, "password": DRIVER_PASSWORD}),
+            )
             .await;
         sandbox
     }
@@ -123,7 +128,7 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
+impl Drop for InProcessSandbox {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -135,22 +140,22 @@ impl Drop for Sandbox {
 }
 
 /// A sandbox plus a real browser (spawned chromedriver + headless Chromium).
-pub struct Bench {
-    pub sandbox: Sandbox,
+pub struct DriverBench {
+    pub sandbox: InProcessSandbox,
     pub browser: BrowserSession,
     pub step_timeout: Duration,
 }
 
-impl Bench {
-    pub async fn start(erp: ErpType, step_timeout: Duration) -> Bench {
+impl DriverBench {
+    pub async fn start(erp: ErpType, step_timeout: Duration) -> DriverBench {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let sandbox = Sandbox::start(erp).await;
+        let sandbox = InProcessSandbox::start(erp).await;
         let mut config = BrowserConfig::new(WebDriverEndpoint::Spawn);
         config.step_timeout = step_timeout;
-        Bench {
+        DriverBench {
             sandbox,
             browser: BrowserSession::new(config),
             step_timeout,
@@ -159,13 +164,13 @@ impl Bench {
 
     /// Books `order` with the test user's credentials.
     pub async fn book(&mut self, order: &OrderLine) -> Result<Booked> {
-        self.book_as(order, PASSWORD).await
+        self.book_as(order, DRIVER_PASSWORD).await
     }
 
     /// Books `order`, logging in with `password` if the ERP asks.
     pub async fn book_as(&mut self, order: &OrderLine, password: &str) -> Result<Booked> {
         let creds = Credentials {
-            username: USER.into(),
+            username: DRIVER_USER.into(),
             password: password.into(),
         };
         let started = Instant::now();
@@ -206,76 +211,11 @@ impl Bench {
 }
 
 /// An order line for the tests.
-pub fn order(unique_id: &str, case_id: &str, item_no: &str, amount: &str) -> OrderLine {
+pub fn order_line(unique_id: &str, case_id: &str, item_no: &str, amount: &str) -> OrderLine {
     OrderLine {
         unique_id: unique_id.into(),
         case_id: case_id.into(),
         item_no: item_no.into(),
         amount: amount.into(),
     }
-}
-
-/// SIGKILLs a process group, as a crash of chromedriver and its browser.
-pub fn kill_group(pgid: u32) {
-    let pgid = libc::pid_t::try_from(pgid).expect("pid");
-    // SAFETY: only sends a signal.
-    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGKILL) }, 0);
-}
-
-/// Waits until the process has exited (a zombie or gone), as SIGKILL takes
-/// effect asynchronously.
-pub fn wait_until_dead(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.trim_start().chars().next());
-        if matches!(state, None | Some('Z') | Some('X')) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "process {pid} did not die");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Whether a process with this pid exists (zombies included).
-pub fn process_exists(pid: u32) -> bool {
-    let pid = libc::pid_t::try_from(pid).expect("pid");
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
-
-/// Fails if, after a short grace for the kernel to finish SIGKILLed
-/// processes, a process still has `dir` on its command line (a Chromium that
-/// outlived its chromedriver).
-pub fn assert_no_process_mentions(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let survivors = processes_mentioning(dir);
-        if survivors.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes survived: {survivors:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn processes_mentioning(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            cmdline.contains(&needle).then_some(cmdline)
-        })
-        .collect()
 }
