@@ -253,7 +253,7 @@ impl Host {
             (old.merged(change), inner.endpoint.clone())
         };
         let valid = validate(name, &config).map_err(HostError::Invalid)?;
-        crate::erp::verify::verify_login(
+        workshop::verify_login(
             valid.erp_type,
             &endpoint,
             crate::config::base_url(&valid.erp_url),

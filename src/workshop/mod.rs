@@ -4,6 +4,7 @@
 //! it panics or its browser dies. The actors join the event log and the ERP
 //! drivers; the HTTP layers talk to these actors only.
 
+mod attempt;
 pub mod evidence;
 pub mod intake;
 pub mod leftovers;
@@ -115,6 +116,18 @@ impl WorkshopSettings {
     pub fn evidence_dir(&self) -> PathBuf {
         self.dir().join("evidence")
     }
+}
+
+/// Tries `creds` on the ERP's login page in a fresh browser, saving nothing
+/// (the management API's `?verify=true`): the host reaches the ERP only
+/// through the workshop layer.
+pub async fn verify_login(
+    erp_type: ErpType,
+    endpoint: &WebDriverEndpoint,
+    base_url: &str,
+    creds: &Credentials,
+) -> crate::erp::Result<()> {
+    crate::erp::verify::verify_login(erp_type, endpoint, base_url, creds).await
 }
 
 /// Checks a workshop name: it names a folder, so letters, digits, `-`, `_`, `.`.

@@ -21,7 +21,9 @@ pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
-use crate::order::FailureKind;
+
+mod counters;
+pub use counters::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,84 +167,6 @@ impl OrderView {
     /// True while the order is on the task queue (waiting or in progress).
     pub fn is_pending(&self) -> bool {
         matches!(self.status, Status::Received | Status::Processing)
-    }
-}
-
-/// Counters derived from the log, so they survive restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// `received` events (requeues not counted).
-    pub received: u64,
-    /// `bad request` events.
-    pub bad_requests: u64,
-    /// Attempts started.
-    pub attempts: u64,
-    /// Attempts after the first of a round.
-    pub retries: u64,
-    /// Orders completed.
-    pub completed: u64,
-    /// Completed orders whose line was already on the case.
-    pub completed_already_present: u64,
-    /// Orders failed for good.
-    pub failed: u64,
-    /// Orders failed for good, by [`failure_class`] of their reason.
-    #[serde(deserialize_with = "failure_classes")]
-    pub failed_by_class: BTreeMap<&'static str, u64>,
-    /// Orders cleared by an operator.
-    pub cleared: u64,
-    /// Orders requeued.
-    pub requeued: u64,
-}
-
-/// The classes [`failure_class`] sorts final failures into.
-pub const FAILURE_CLASSES: [&str; 7] = [
-    "login_failed",
-    "unknown_item",
-    "unknown_case",
-    "closed_case",
-    "bad_input",
-    "retries_exhausted",
-    "other",
-];
-
-/// Reads `failed_by_class` back: every key one of [`FAILURE_CLASSES`].
-fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let read: BTreeMap<String, u64> = Deserialize::deserialize(de)?;
-    read.into_iter()
-        .map(|(class, n)| {
-            FAILURE_CLASSES
-                .iter()
-                .find(|c| **c == class)
-                .map(|c| (*c, n))
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown failure class {class:?}")))
-        })
-        .collect()
-}
-
-/// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
-/// (a small fixed set, fit for a metric label); for reasons of old logs.
-pub fn failure_class(reason: &str) -> &'static str {
-    failure_class_of(FailureKind::from_reason(reason))
-}
-
-/// The class of a final failure of `kind`: the order's own faults and a
-/// refused login by name, retryable kinds (final only once the attempts are
-/// used up) as `retries_exhausted`.
-pub fn failure_class_of(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::LoginFailed
-        | FailureKind::UnknownItem
-        | FailureKind::UnknownCase
-        | FailureKind::ClosedCase
-        | FailureKind::BadInput => kind.as_str(),
-        FailureKind::Timeout
-        | FailureKind::Webdriver
-        | FailureKind::ErpServerError
-        | FailureKind::SessionExpired => "retries_exhausted",
-        FailureKind::Cleared | FailureKind::Other => "other",
     }
 }
 
