@@ -224,6 +224,7 @@ impl LogWriter {
                     username: Some(support::USER.into()),
                 },
                 credentials_ref: Some(format!("order/{id}")),
+                span_id: None,
             },
             2 => EventKind::Processing { attempt: 1 },
             _ => {

@@ -78,6 +78,8 @@ pub struct OrderView {
     pub received_ms: u64,
     /// Trace id of the request that created it.
     pub trace_id: Option<String>,
+    /// That request's server span id, the parent of the attempt spans.
+    pub span_id: Option<String>,
 }
 
 impl OrderView {
@@ -93,6 +95,7 @@ impl OrderView {
             retry_at_ms: None,
             received_ms: 0,
             trace_id: None,
+            span_id: None,
         }
     }
 
@@ -110,6 +113,7 @@ impl OrderView {
             EventKind::Received {
                 order,
                 credentials_ref,
+                span_id,
             } => {
                 self.status = Status::Received;
                 self.reason = None;
@@ -119,6 +123,7 @@ impl OrderView {
                 self.retry_at_ms = None;
                 self.received_ms = event.ts_ms;
                 self.trace_id = event.trace_id.clone();
+                self.span_id = span_id.clone();
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
