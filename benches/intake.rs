@@ -271,6 +271,7 @@ fn sample_event() -> Vec<u8> {
             username: Some(kit::USER.into()),
         },
         credentials_ref: Some("order/real0-12-3456".into()),
+        span_id: None,
     };
     let event = NewEvent::order(
         "real0-12-3456",

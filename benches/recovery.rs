@@ -223,6 +223,7 @@ impl LogWriter {
                     username: Some(kit::USER.into()),
                 },
                 credentials_ref: Some(format!("order/{id}")),
+                span_id: None,
             },
             2 => EventKind::Processing { attempt: 1 },
             _ => {

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
 /// The environment variable that may hold the key (64 hex digits).
 pub const KEY_ENV: &str = "OILMAT_SECRET_KEY";
@@ -17,26 +19,41 @@ pub const KEY_ENV: &str = "OILMAT_SECRET_KEY";
 pub const KEY_FILE: &str = ".oilmat-secret.key";
 const NONCE_LEN: usize = 12;
 
-/// A string that never shows itself in `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Default, serde::Deserialize)]
+/// A password, token or API key held in memory: a [`SecretString`] (zeroed
+/// when dropped, redacted in `Debug`), compared in constant time.
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(SecretString::from(value.into()))
     }
 
     /// The value itself, for the one place that must use it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
+    }
+
+    /// True when `given` is this secret; the time taken does not depend on
+    /// where the first difference is.
+    pub fn matches(&self, given: &str) -> bool {
+        given.as_bytes().ct_eq(self.expose().as_bytes()).into()
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.matches(other.expose())
+    }
+}
+
+impl Eq for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        self.0.fmt(f)
     }
 }
 
@@ -207,6 +224,19 @@ mod tests {
 
     #[test]
     fn secret_debug_hides_the_value() {
-        assert_eq!(format!("{:?}", Secret::new("pw")), "***");
+        let shown = format!("{:?}", Secret::new("hunter2"));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_match_exactly() {
+        let secret = Secret::new("secret");
+        assert!(secret.matches("secret"));
+        assert!(!secret.matches("secreT"));
+        assert!(!secret.matches("secret2"));
+        assert!(!secret.matches(""));
+        assert!(Secret::new("").matches(""));
+        assert_eq!(secret, Secret::new("secret"));
+        assert_ne!(secret, Secret::new("other"));
     }
 }

@@ -36,6 +36,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
             order: order(case),
             credentials: creds.then(|| vec![1, 2, 3]),
             trace_id: Some("t".into()),
+            span_id: None,
         }),
         id.clone().prop_map(|unique_id| Command::RejectCreate {
             unique_id,
@@ -209,6 +210,7 @@ fn completed_orders_keep_their_id_not_their_details() {
                 order: order(1),
                 credentials: None,
                 trace_id: None,
+                span_id: None,
             },
             Command::StartAttempt {
                 unique_id: id(),
@@ -236,6 +238,7 @@ fn completed_orders_keep_their_id_not_their_details() {
             order: order(1),
             credentials: None,
             trace_id: None,
+            span_id: None,
         },
     );
     assert!(matches!(again, Err(Refusal::Duplicate(_))));

@@ -207,6 +207,8 @@ pub fn check_url(field: &str, url: &Url) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes a secret's value: only ever into the host state file
+/// (`.oilmat-host-state`, encrypted); no API answer serialises this struct.
 fn ser_secret<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
     match secret {
         Some(v) => s.serialize_some(v.expose()),

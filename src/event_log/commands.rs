@@ -59,6 +59,8 @@ pub enum Command {
         credentials: Option<Vec<u8>>,
         /// Trace id of the request.
         trace_id: Option<String>,
+        /// Id of the request's server span (the parent of the attempt spans).
+        span_id: Option<String>,
     },
     /// Record a refused `/create`.
     RejectCreate {
@@ -166,7 +168,18 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             order,
             credentials,
             trace_id,
-        } => decide_create(views, unique_id, order, credentials.is_some(), trace_id),
+            span_id,
+        } => {
+            let span_id = span_id.clone();
+            decide_create(
+                views,
+                unique_id,
+                order,
+                credentials.is_some(),
+                trace_id,
+                span_id,
+            )
+        }
         Command::RejectCreate {
             unique_id,
             reason,
@@ -225,6 +238,7 @@ fn decide_create(
     order: &OrderData,
     has_credentials: bool,
     trace_id: &Option<String>,
+    span_id: Option<String>,
 ) -> Decision {
     if let Some(existing) = views
         .order(unique_id)
@@ -235,6 +249,7 @@ fn decide_create(
     let kind = EventKind::Received {
         order: order.clone(),
         credentials_ref: has_credentials.then(|| credentials_key(unique_id)),
+        span_id,
     };
     Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
 }

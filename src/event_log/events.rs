@@ -91,6 +91,9 @@ pub enum EventKind {
         /// Key of the encrypted credentials stored beside the log, if the order carried any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         credentials_ref: Option<String>,
+        /// The request's server span: the parent of the order's attempt spans.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        span_id: Option<String>,
     },
     /// A `/create` was refused for bad input.
     #[serde(rename = "bad request")]

@@ -1,4 +1,5 @@
-//! Who may call what: the admin token (constant-time compared) for control
+//! Who may call what: the admin token (compared in constant time, by
+//! [`Secret::matches`]) for control
 //! endpoints, loopback callers only when no token is configured, and the
 //! workshop's `X-Api-Key` for `/create`.
 
@@ -32,9 +33,7 @@ impl AdminToken {
     /// May this request use control endpoints?
     pub fn allows(&self, req: &HttpRequest) -> bool {
         match &self.0 {
-            Some(token) => {
-                bearer(req).is_some_and(|given| ct_eq(given.as_bytes(), token.expose().as_bytes()))
-            }
+            Some(token) => bearer(req).is_some_and(|given| token.matches(given)),
             None => is_loopback(req),
         }
     }
@@ -62,24 +61,38 @@ pub fn api_key_ok(req: &HttpRequest, key: Option<&Secret>) -> bool {
     req.headers()
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|given| ct_eq(given.as_bytes(), key.expose().as_bytes()))
-}
-
-/// Compares in time independent of where the first difference is.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+        .is_some_and(|given| key.matches(given))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ct_eq;
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn with_header(name: &str, value: &str) -> HttpRequest {
+        TestRequest::default()
+            .insert_header((name, value))
+            .peer_addr("127.0.0.1:4000".parse().unwrap())
+            .to_http_request()
+    }
 
     #[test]
-    fn ct_eq_compares_exactly() {
-        assert!(ct_eq(b"secret", b"secret"));
-        assert!(!ct_eq(b"secret", b"secreT"));
-        assert!(!ct_eq(b"secret", b"secret2"));
-        assert!(!ct_eq(b"", b"x"));
-        assert!(ct_eq(b"", b""));
+    fn the_api_key_must_match_exactly() {
+        let key = Secret::new("k3y");
+        assert!(api_key_ok(&with_header("x-api-key", "k3y"), Some(&key)));
+        assert!(!api_key_ok(&with_header("x-api-key", "k3Y"), Some(&key)));
+        assert!(!api_key_ok(&with_header("x-api-key", "k3y2"), Some(&key)));
+        assert!(!api_key_ok(&with_header("x-other", "k3y"), Some(&key)));
+        assert!(api_key_ok(&with_header("x-other", "k3y"), None));
+    }
+
+    #[test]
+    fn a_set_token_is_needed_even_on_loopback() {
+        let admin = AdminToken(Some(Secret::new("t0ken")));
+        assert!(admin.allows(&with_header("authorization", "Bearer t0ken")));
+        assert!(!admin.allows(&with_header("authorization", "Bearer t0keN")));
+        assert!(!admin.allows(&with_header("authorization", "t0ken")));
+        assert!(AdminToken::default().allows(&with_header("x-other", "")));
     }
 }

@@ -2,8 +2,10 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderMap;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use opentelemetry::propagation::Extractor;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::field::Empty;
@@ -11,7 +13,7 @@ use tracing::Instrument;
 
 use super::{auth, create_body, ApiError, ApiState};
 use crate::event_log::QueueKind;
-use crate::telemetry::tracing_otel;
+use crate::telemetry::tracing_otel::{self, TraceIds};
 use crate::workshop::intake::{ClearQueue, CreateAnswer, RecordBadRequest, Requeue};
 use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
 use crate::workshop::worker::{StartWorker, StopWorker};
@@ -39,14 +41,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Routes polled all the time (scrapes, liveness probes): no spans.
 const UNTRACED: [&str; 2] = ["/metrics", "/alive"];
 
-/// The trace a request belongs to (its `traceparent`'s, else a new one),
-/// put into the request's extensions by [`http_span`].
+/// The trace a request belongs to and its server span's id, put into the
+/// request's extensions by [`http_span`].
 #[derive(Debug, Clone)]
-pub struct RequestTrace(pub String);
+pub struct RequestTrace(pub TraceIds);
 
 /// Middleware: the OpenTelemetry HTTP server span of a request, named
-/// `{method} {route}` with the semantic-convention attributes, in the trace
-/// of the request's `traceparent` (or a new trace).
+/// `{method} {route}` with the semantic-convention attributes, a child of
+/// the caller's span in the request's `traceparent`, else the root of a new
+/// trace.
 pub async fn http_span(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -55,11 +58,10 @@ pub async fn http_span(
     if route.as_deref().is_some_and(|r| UNTRACED.contains(&r)) {
         return next.call(req).await;
     }
-    let trace_id = trace_id_of(req.request());
     let span = server_span(req.method().as_str(), route.as_deref());
-    let parent = incoming_parent_id(req.request(), &trace_id);
-    tracing_otel::continue_trace(&span, &trace_id, parent.as_deref());
-    req.extensions_mut().insert(RequestTrace(trace_id));
+    let caller = tracing_otel::incoming(&Headers(req.headers()));
+    let ids = tracing_otel::start_request_span(&span, &caller);
+    req.extensions_mut().insert(RequestTrace(ids));
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
         Ok(res) => res.status(),
@@ -75,6 +77,19 @@ pub async fn http_span(
         tracing_otel::set_attribute(&span, "error.type", status.as_str().to_string());
     }
     result
+}
+
+/// A request's headers, as the OpenTelemetry propagator reads them.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
 }
 
 /// A server span, `{method} {route}` (just `{method}` for unknown routes),
@@ -97,25 +112,14 @@ fn server_span(method: &str, route: Option<&str>) -> tracing::Span {
     span
 }
 
-/// The caller's span id, when the request's `traceparent` is of `trace_id`.
-fn incoming_parent_id(req: &HttpRequest, trace_id: &str) -> Option<String> {
-    let traceparent = req.headers().get("traceparent")?.to_str().ok()?;
-    let same_trace = traceparent
-        .split('-')
-        .nth(1)
-        .is_some_and(|id| id.eq_ignore_ascii_case(trace_id));
-    same_trace
-        .then(|| tracing_otel::traceparent_parent_id(traceparent))
-        .flatten()
-        .map(str::to_ascii_lowercase)
-}
-
-/// The request's trace id as [`http_span`] chose it (else as [`trace_id_of`]).
-fn request_trace_id(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<RequestTrace>()
-        .map(|t| t.0.clone())
-        .unwrap_or_else(|| trace_id_of(req))
+/// The request's trace as [`http_span`] started it; a new trace for a
+/// request that did not pass through it.
+fn request_trace(req: &HttpRequest) -> TraceIds {
+    let started = req.extensions().get::<RequestTrace>().map(|t| t.0.clone());
+    started.unwrap_or_else(|| TraceIds {
+        trace_id: crate::workshop::new_trace_id(),
+        span_id: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -144,19 +148,6 @@ fn require_admin(state: &ApiState, req: &HttpRequest) -> Result<()> {
     } else {
         Err(ApiError::Unauthorized)
     }
-}
-
-/// The W3C trace id of an incoming `traceparent`, else a new one.
-pub fn trace_id_of(req: &HttpRequest) -> String {
-    req.headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split('-').nth(1))
-        .filter(|id| {
-            id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) && *id != "0".repeat(32)
-        })
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(crate::workshop::new_trace_id)
 }
 
 async fn alive(state: web::Data<ApiState>) -> Result<HttpResponse> {
@@ -228,7 +219,7 @@ async fn create(
     if !auth::api_key_ok(&req, state.workshop.settings.api_key.as_ref()) {
         return Err(ApiError::Unauthorized);
     }
-    let trace_id = request_trace_id(&req);
+    let TraceIds { trace_id, span_id } = request_trace(&req);
     tracing::Span::current().record("trace_id", trace_id.as_str());
     let intake = &state.workshop.actors.intake;
     let request = match create_body::parse_create(&body) {
@@ -248,7 +239,7 @@ async fn create(
         .workshop
         .actors
         .intake_desk
-        .enqueue(request, trace_id)
+        .enqueue(request, trace_id, span_id)
         .await?
     {
         CreateAnswer::Accepted { status, new } => {

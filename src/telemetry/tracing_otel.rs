@@ -1,28 +1,28 @@
 //! Traces over OpenTelemetry: the `tracing` spans exported over OTLP/HTTP
 //! (protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set. Without it no layer is
-//! installed and [`continue_trace`] returns at once: off and costless.
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set and the build has the `otlp`
+//! cargo feature (on by default). Without it no layer is installed and
+//! [`continue_trace`] returns at once: off and costless.
 //!
-//! One trace per order: the trace id stored in an order's events *is* the
-//! OpenTelemetry trace id. The request span and every attempt span are put
-//! under a remote parent carrying that id, so support can jump from an event
-//! to its trace. The standard `OTEL_*` variables (service name, resource
-//! attributes, headers, timeout, batch settings) are honoured by the SDK.
+//! One trace per order, one tree: a request's server span continues the
+//! caller's W3C `traceparent` (read by the SDK's propagator, [`incoming`]),
+//! or is the root of a new trace. Its trace id and span id are kept in the
+//! order's `received` event, and every attempt span is a child of that span
+//! ([`continue_trace`]); the trace id in an order's events *is* the
+//! OpenTelemetry trace id, so support can jump from an event to its trace.
+//! The standard `OTEL_*` variables (service name, resource attributes,
+//! headers, timeout, batch settings) are honoured by the SDK.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
-};
-use opentelemetry_otlp::{ExporterBuildError, Protocol, SpanExporter, WithExportConfig};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
-use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::filter_fn;
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Layer;
+#[cfg(feature = "otlp")]
+use tracing_subscriber::{registry::LookupSpan, Layer};
 
 /// The variables that switch exporting on (either one, non-empty).
 pub const ENDPOINT_VARS: [&str; 2] = [
@@ -40,6 +40,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Crates whose spans and events never become trace data: thirtyfour's
 /// debug events show the WebDriver commands, typed text (passwords)
 /// included; the HTTP stack would trace the exporter's own requests.
+#[cfg(feature = "otlp")]
 const NEVER_EXPORTED: [&str; 5] = ["thirtyfour", "reqwest", "hyper", "h2", "opentelemetry"];
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -57,13 +58,31 @@ pub fn is_enabled() -> bool {
     PROVIDER.get().is_some()
 }
 
+/// Why no spans are exported although the environment asks for it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The OTLP exporter could not be built.
+    #[cfg(feature = "otlp")]
+    #[error(transparent)]
+    Build(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// This build was made without the `otlp` cargo feature.
+    #[cfg(not(feature = "otlp"))]
+    #[error("this build has no OTLP export (built without the `otlp` feature); OTEL_EXPORTER_OTLP_ENDPOINT is ignored")]
+    NotBuiltIn,
+}
+
 /// The layer that exports spans, if the environment asks for it (and it was
 /// not built before). Build it outside any async runtime: the blocking HTTP
 /// client must not be created inside one.
-pub fn layer<S>() -> Result<Option<impl Layer<S>>, ExporterBuildError>
+#[cfg(feature = "otlp")]
+pub fn layer<S>() -> Result<Option<impl Layer<S>>, ExportError>
 where
-    S: Subscriber + for<'span> LookupSpan<'span>,
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+    use tracing_subscriber::filter::filter_fn;
+
     if !requested() || is_enabled() {
         return Ok(None);
     }
@@ -91,10 +110,22 @@ where
     ))
 }
 
+/// Without the `otlp` feature there is no exporter: no layer, and an error
+/// (logged as a warning) when the environment asks for export.
+#[cfg(not(feature = "otlp"))]
+pub fn layer() -> Result<Option<tracing_subscriber::layer::Identity>, ExportError> {
+    if requested() {
+        Err(ExportError::NotBuiltIn)
+    } else {
+        Ok(None)
+    }
+}
+
 /// `service.name` from `OTEL_SERVICE_NAME`, else [`SERVICE_NAME`], plus
 /// `OTEL_RESOURCE_ATTRIBUTES`.
-fn resource() -> Resource {
-    let builder = Resource::builder();
+#[cfg(feature = "otlp")]
+fn resource() -> opentelemetry_sdk::Resource {
+    let builder = opentelemetry_sdk::Resource::builder();
     if std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty()) {
         builder.build()
     } else {
@@ -113,10 +144,61 @@ pub fn shutdown() {
     }
 }
 
+/// Where a span sits in its trace: the ids an order's `received` event keeps,
+/// 32 and 16 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceIds {
+    /// The W3C trace id.
+    pub trace_id: String,
+    /// The span's own id; `None` when no span is exported (tracing off).
+    pub span_id: Option<String>,
+}
+
+/// The caller's span in an incoming request's W3C `traceparent` (and
+/// `tracestate`), as the SDK's [`TraceContextPropagator`] reads them;
+/// invalid (`!is_valid()`) when the request carries none or a malformed one.
+pub fn incoming(headers: &dyn Extractor) -> SpanContext {
+    TraceContextPropagator::new()
+        .extract_with_context(&opentelemetry::Context::new(), headers)
+        .span()
+        .span_context()
+        .clone()
+}
+
+/// Starts `span` (a request's server span, not yet entered) in its trace:
+/// under `caller` when valid, else as the root of a new trace. Returns the
+/// span's ids; with tracing off, the caller's trace id (else a fresh one)
+/// and no span id.
+pub fn start_request_span(span: &tracing::Span, caller: &SpanContext) -> TraceIds {
+    if is_enabled() {
+        if caller.is_valid() {
+            set_parent(span, caller.clone());
+        }
+        let own = span.context().span().span_context().clone();
+        if own.is_valid() {
+            return TraceIds {
+                trace_id: own.trace_id().to_string(),
+                span_id: Some(own.span_id().to_string()),
+            };
+        }
+    }
+    let trace_id = if caller.is_valid() {
+        caller.trace_id()
+    } else {
+        random_trace_id()
+    };
+    TraceIds {
+        trace_id: trace_id.to_string(),
+        span_id: None,
+    }
+}
+
 /// Puts `span` (not yet entered) into the trace `trace_id` (32 hex digits),
-/// under the remote parent `parent_span_id` (16 hex digits; a random one if
-/// absent or invalid). Does nothing when tracing is off or `trace_id` is
-/// not a valid W3C trace id.
+/// as a child of the span `parent_span_id` (16 hex digits; an order's
+/// `/create` server span). An order from an older log has no stored span
+/// id: then the parent is a random id, so the span still carries the trace
+/// id its events show. Does nothing when tracing is off or `trace_id` is not
+/// a valid W3C trace id.
 pub fn continue_trace(span: &tracing::Span, trace_id: &str, parent_span_id: Option<&str>) {
     if !is_enabled() {
         return;
@@ -125,6 +207,10 @@ pub fn continue_trace(span: &tracing::Span, trace_id: &str, parent_span_id: Opti
         tracing::debug!(trace_id, "not a W3C trace id; span starts its own trace");
         return;
     };
+    set_parent(span, parent);
+}
+
+fn set_parent(span: &tracing::Span, parent: SpanContext) {
     if let Err(e) = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent))
     {
         tracing::debug!(error = %e, "could not set the span's trace");
@@ -168,13 +254,9 @@ fn random_span_id() -> SpanId {
     SpanId::from_bytes(id.to_be_bytes())
 }
 
-/// The parent span id of a W3C `traceparent` header value
-/// (`00-<trace id>-<parent id>-<flags>`), if well-formed.
-pub fn traceparent_parent_id(traceparent: &str) -> Option<&str> {
-    let mut parts = traceparent.trim().split('-');
-    let (_version, _trace, parent) = (parts.next()?, parts.next()?, parts.next()?);
-    let hex = parent.len() == 16 && parent.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex && parent != "0000000000000000").then_some(parent)
+fn random_trace_id() -> TraceId {
+    let id: u128 = rand::random::<u128>().max(1);
+    TraceId::from_bytes(id.to_be_bytes())
 }
 
 #[cfg(test)]
@@ -211,15 +293,55 @@ mod tests {
         }
     }
 
+    /// Headers as a request carries them.
+    struct Headers<'a>(Vec<(&'static str, &'a str)>);
+
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            let found = self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key));
+            found.map(|(_, v)| *v)
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| *k).collect()
+        }
+    }
+
     #[test]
-    fn traceparent_parent_ids_are_read() {
+    fn the_callers_span_is_read_from_traceparent() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(traceparent_parent_id(tp), Some("00f067aa0ba902b7"));
-        assert_eq!(traceparent_parent_id("00-abc"), None);
+        let caller = incoming(&Headers(vec![("traceparent", tp)]));
         assert_eq!(
-            traceparent_parent_id("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
-            None
+            caller.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
         );
+        assert_eq!(caller.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(caller.is_remote() && caller.is_sampled());
+        for bad in [
+            "00-abc",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
+            assert!(
+                !incoming(&Headers(vec![("traceparent", bad)])).is_valid(),
+                "{bad}"
+            );
+        }
+        assert!(!incoming(&Headers(vec![])).is_valid());
+    }
+
+    #[test]
+    fn without_tracing_a_request_keeps_the_callers_trace_id_or_gets_a_new_one() {
+        let span = tracing::info_span!("request");
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let caller = incoming(&Headers(vec![("traceparent", tp)]));
+        let ids = start_request_span(&span, &caller);
+        assert_eq!(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(ids.span_id, None);
+        let fresh = start_request_span(&span, &SpanContext::empty_context());
+        assert_eq!(fresh.trace_id.len(), 32);
+        assert_ne!(fresh.trace_id, "0".repeat(32));
+        assert_ne!(fresh.trace_id, ids.trace_id);
     }
 
     #[test]

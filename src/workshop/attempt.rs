@@ -74,7 +74,7 @@ async fn attempt(ctx: &WorkerCtx, session: &mut BrowserSession, order: OrderView
         trace_id = %trace_id,
         attempt = tracing::field::Empty,
     );
-    tracing_otel::continue_trace(&span, &trace_id, None);
+    tracing_otel::continue_trace(&span, &trace_id, order.span_id.as_deref());
     run_attempt(ctx, session, order, trace_id)
         .instrument(span)
         .await;

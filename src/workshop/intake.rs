@@ -44,8 +44,9 @@ impl IntakeDesk {
         &self,
         request: CreateRequest,
         trace_id: String,
+        span_id: Option<String>,
     ) -> event_log::Result<CreateAnswer> {
-        let command = match self.command_for(request, trace_id) {
+        let command = match self.command_for(request, trace_id, span_id) {
             Ok(command) => command,
             Err(reason) => return Ok(CreateAnswer::Bad(reason)),
         };
@@ -129,6 +130,8 @@ pub struct Enqueue {
     pub request: CreateRequest,
     /// Trace id of the request.
     pub trace_id: String,
+    /// Id of the request's server span, when traces are exported.
+    pub span_id: Option<String>,
 }
 
 /// Record a refused `/create` (the id's status becomes `bad request` where allowed).
@@ -156,13 +159,18 @@ impl Handler<Enqueue> for Intake {
 
     fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
         let desk = self.desk.clone();
-        Box::pin(async move { desk.enqueue(msg.request, msg.trace_id).await })
+        Box::pin(async move { desk.enqueue(msg.request, msg.trace_id, msg.span_id).await })
     }
 }
 
 impl IntakeDesk {
     /// The journal command for a parsed order, sealing its credentials.
-    fn command_for(&self, request: CreateRequest, trace_id: String) -> Result<Command, String> {
+    fn command_for(
+        &self,
+        request: CreateRequest,
+        trace_id: String,
+        span_id: Option<String>,
+    ) -> Result<Command, String> {
         if request.workshop != self.workshop {
             tracing::debug!(workshop = %self.workshop, named = %request.workshop, "order names another workshop; booking it here");
         }
@@ -191,6 +199,7 @@ impl IntakeDesk {
             unique_id: request.unique_id,
             credentials,
             trace_id: Some(trace_id),
+            span_id,
         })
     }
 

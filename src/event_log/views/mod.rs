@@ -81,6 +81,8 @@ pub struct OrderView {
     pub received_ms: u64,
     /// Trace id of the request that created it.
     pub trace_id: Option<String>,
+    /// That request's server span id, the parent of the attempt spans.
+    pub span_id: Option<String>,
 }
 
 impl OrderView {
@@ -96,6 +98,7 @@ impl OrderView {
             retry_at_ms: None,
             received_ms: 0,
             trace_id: None,
+            span_id: None,
         }
     }
 
@@ -113,6 +116,7 @@ impl OrderView {
             EventKind::Received {
                 order,
                 credentials_ref,
+                span_id,
             } => {
                 self.status = Status::Received;
                 self.reason = None;
@@ -122,6 +126,7 @@ impl OrderView {
                 self.retry_at_ms = None;
                 self.received_ms = event.ts_ms;
                 self.trace_id = event.trace_id.clone();
+                self.span_id = span_id.clone();
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
