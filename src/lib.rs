@@ -2,22 +2,35 @@
 //! the workshop's append-only event log, and books it as an order line on the
 //! workshop's ERP through a real browser, exactly once.
 //!
-//! A tour of the modules, from the inside out:
+//! A tour of the modules, from the inside out (dependencies point inward;
+//! `scripts/check-deps` checks the rules of shared/design.md):
+//! - [`order`]: the leaf: a new order, its unique id, litres, and the kinds
+//!   of outcome and failure. Uses nothing of the crate.
 //! - [`event_log`]: events, the fjall-backed store with group commit, and the
-//!   views (order status, task and error queues) folded from the events.
-//! - [`erp`]: the ERP drivers (WebDriver + the UI contract).
+//!   views (order status, task and error queues, counters) folded from them.
+//!   Plain data and folds: no browsers, HTTP or actors.
+//! - [`erp`]: the ERP drivers (WebDriver + the UI contract), one folder per
+//!   ERP type; a driver takes an order and returns an outcome.
 //! - `sandbox` (cargo feature `sandbox`, on by default): the sandbox ERP, an
-//!   HTTP server serving each ERP type's UI, for tests, the demo and trials.
-//! - [`workshop`]: the actor tree of one workshop that joins the two.
-//! - [`http`]: the per-workshop HTTP API (the original Flask contract).
+//!   HTTP server serving each ERP type's UI, for tests, the demo and trials;
+//!   an independent reading of the UI contract (it shares nothing with `erp`).
+//! - [`telemetry`]: logs, metrics and traces; called from everywhere, calls
+//!   nothing back (workshops hand it plain samples).
 //! - [`secrets`]: credentials encrypted at rest.
+//! - [`workshop`]: the actor tree of one workshop (intake, queue, status,
+//!   browser worker, supervisor) that joins the log and the drivers.
+//! - [`http`]: the per-workshop HTTP API (the original Flask contract); talks
+//!   to workshop actors only.
 //! - [`config`]: the host's TOML file and each integration's typed retry,
 //!   timeout, browser and evidence settings.
-//! - [`host`] and [`management`]: the integration host and its API.
+//! - [`host`] and [`management`]: the integration host and its JSON API.
+//! - [`support`]: the support commands (`events`, `replay`, `requeue`).
+//! - [`check`]: the synthetic check (`oilmat-erp check`).
+//! - `demo` (feature `sandbox`): `oilmat-erp demo`.
 //! - [`startup`]: builds a workshop, the host or a sandbox from typed
 //!   settings and runs it until a shutdown future resolves.
-//! - [`check`]: the synthetic check (`oilmat-erp check`).
-//! - [`cli`]: the command line and its translation into settings.
+//! - [`cli`]: the command line and its translation into settings; `main.rs`
+//!   is a thin shell over it and [`startup`].
 
 pub mod check;
 pub mod cli;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::DateTime;
 
 use crate::cli::{EventsArgs, ReplayArgs};
 use crate::event_log::store::{FolderLock, Store};
@@ -64,9 +64,7 @@ fn copy_dir(from: &Path, to: &PathBuf) -> std::io::Result<()> {
 
 /// An event's time as RFC 3339.
 pub fn timestamp(ms: u64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms as i64)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_else(|| ms.to_string())
+    crate::event_log::events::rfc3339(ms)
 }
 
 /// One event as a line of text.
@@ -129,6 +127,19 @@ pub fn describe(event: &Event) -> String {
             }
         }
         EventKind::Requeued => String::new(),
+        EventKind::IntegrationDown {
+            fault,
+            since_ms,
+            login,
+        } => {
+            let who = login
+                .as_deref()
+                .map_or(String::new(), |l| format!(" login={l:?}"));
+            format!("fault={fault:?} since {}{who}", timestamp(*since_ms))
+        }
+        EventKind::IntegrationUp { login } => login
+            .as_deref()
+            .map_or(String::new(), |l| format!("login={l:?}")),
     };
     let trace = event
         .trace_id

@@ -127,6 +127,17 @@ pub enum Command {
         /// Whether an operator asked for it.
         by_operator: bool,
     },
+    /// What the worker found of the ERP's health: `fault` = down (since
+    /// `since_ms`), `None` = up; `login` for a refused login, else the whole
+    /// ERP. Appends nothing when the log says so already.
+    ReportErp {
+        /// The login it concerns; `None`: the whole ERP.
+        login: Option<String>,
+        /// The fault; `None`: it works.
+        fault: Option<String>,
+        /// When the faults began (ms since the epoch).
+        since_ms: u64,
+    },
 }
 
 /// Why a command appended nothing.
@@ -220,6 +231,26 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             } else {
                 EventKind::WorkerStopped { by_operator }
             };
+            Ok(vec![NewEvent::workshop(kind)])
+        }
+        Command::ReportErp {
+            login,
+            fault,
+            since_ms,
+        } => {
+            let kind = match fault {
+                Some(fault) => EventKind::IntegrationDown {
+                    fault: fault.clone(),
+                    since_ms: *since_ms,
+                    login: login.clone(),
+                },
+                None => EventKind::IntegrationUp {
+                    login: login.clone(),
+                },
+            };
+            if views.health.already(&kind) {
+                return Ok(Vec::new());
+            }
             Ok(vec![NewEvent::workshop(kind)])
         }
     }

@@ -168,6 +168,25 @@ pub enum EventKind {
         #[serde(default)]
         by_operator: bool,
     },
+    /// The ERP, or one login on it, stopped working: an integration fault
+    /// (design.md rule 6); orders wait and are charged nothing.
+    #[serde(rename = "integration down")]
+    IntegrationDown {
+        /// The fault, as support should read it.
+        fault: String,
+        /// When the faults began (ms since the epoch).
+        since_ms: u64,
+        /// The login it concerns (a refused login); absent: the whole ERP.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login: Option<String>,
+    },
+    /// The ERP (or that login) works again.
+    #[serde(rename = "integration up")]
+    IntegrationUp {
+        /// The login it concerns; absent: the whole ERP.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -184,6 +203,8 @@ impl EventKind {
             EventKind::Requeued => "requeued",
             EventKind::WorkerStarted { .. } => "worker started",
             EventKind::WorkerStopped { .. } => "worker stopped",
+            EventKind::IntegrationDown { .. } => "integration down",
+            EventKind::IntegrationUp { .. } => "integration up",
         }
     }
 }
@@ -243,4 +264,11 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// `ms` since the epoch as RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(ms: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
 }

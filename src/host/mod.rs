@@ -18,7 +18,7 @@ use crate::config::IntegrationConfig;
 use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::secrets::Cipher;
-use crate::workshop::status::{GetHealth, Health};
+use crate::workshop::status::{ErpState, GetHealth, Health};
 use crate::workshop::{self, Workshop, WorkshopSettings};
 use state::HostState;
 pub use validate::{validate, ValidIntegration};
@@ -52,6 +52,9 @@ pub struct Overview {
     pub last_completed_at: Option<String>,
     /// The last final failure, or why the integration could not start.
     pub last_error: Option<String>,
+    /// The ERP's health, as `/alive` shows it (absent while not running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erp: Option<ErpState>,
 }
 
 /// Task and error queue lengths.
@@ -348,7 +351,8 @@ async fn overview(name: &str, integration: &Integration) -> Overview {
         last_completed_at: health
             .as_ref()
             .and_then(|h| h.last_completed_ms)
-            .map(crate::support::timestamp),
+            .map(crate::event_log::events::rfc3339),
+        erp: health.as_ref().map(|h| h.erp.clone()),
         last_error: integration
             .last_error
             .clone()

@@ -15,7 +15,7 @@ use super::{auth, create_body, ApiError, ApiState};
 use crate::event_log::QueueKind;
 use crate::telemetry::tracing_otel::{self, TraceIds};
 use crate::workshop::intake::{ClearQueue, CreateAnswer, RecordBadRequest, Requeue};
-use crate::workshop::status::{GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
+use crate::workshop::status::{GetErpState, GetQueue, GetStatus, IsWorkerRunning, RenderMetrics};
 use crate::workshop::worker::{StartWorker, StopWorker};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -152,9 +152,11 @@ fn require_admin(state: &ApiState, req: &HttpRequest) -> Result<()> {
 
 async fn alive(state: web::Data<ApiState>) -> Result<HttpResponse> {
     let running = state.workshop.actors.status.send(IsWorkerRunning).await?;
+    let erp = state.workshop.actors.status.send(GetErpState).await?;
     Ok(HttpResponse::Ok().json(json!({
         "API is alive, worker running": running,
         "workshop": state.workshop.settings.name,
+        "erp": erp,
     })))
 }
 

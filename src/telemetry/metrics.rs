@@ -76,6 +76,8 @@ pub struct WorkshopSample {
     pub worker_running: bool,
     /// The worker's last attempts failed.
     pub worker_failing: bool,
+    /// The ERP is up (design.md rule 6).
+    pub erp_up: bool,
     /// Browser sessions started again after the first.
     pub browser_restarts: u64,
     /// Attempts that panicked.
@@ -105,6 +107,7 @@ pub struct ViewFigures {
     error: usize,
     oldest_waiting_age: f64,
     last_completed: Option<u64>,
+    outages: u64,
 }
 
 impl ViewFigures {
@@ -122,6 +125,7 @@ impl ViewFigures {
             error: views.queue_len(QueueKind::Error),
             oldest_waiting_age: oldest.map_or(0.0, |t| now.saturating_sub(t) as f64 / 1000.0),
             last_completed: views.last_completed_ms,
+            outages: views.health.outages,
         }
     }
 }
@@ -211,6 +215,11 @@ fn families() -> Option<Families> {
             |s| s.views.counters.retries,
         )?,
         counter(
+            "oilmat_integration_outages_total",
+            "Times the ERP (or a login on it) went down (derived from the log).",
+            |s| s.views.outages,
+        )?,
+        counter(
             "oilmat_browser_restarts_total",
             "Browser sessions replaced after a failure or a panic (since start).",
             |s| s.browser_restarts,
@@ -256,6 +265,11 @@ fn families() -> Option<Families> {
             "oilmat_worker_running",
             "1 while the browser worker takes orders.",
             |s| f64::from(u8::from(s.worker_running)),
+        )?,
+        gauge(
+            "oilmat_integration_up",
+            "1 while the ERP is reachable and accepts the integration's login; 0 while it is down.",
+            |s| f64::from(u8::from(s.erp_up)),
         )?,
         gauge(
             "oilmat_worker_failing",

@@ -1,4 +1,6 @@
-//! Telemetry: logs, metrics, traces. Called from everywhere; calls nothing back.
+//! Telemetry: logs, metrics, traces. Called from everywhere; calls nothing
+//! back (it imports nothing of workshop, http or erp).
+
 pub mod logging;
 pub mod metrics;
 pub mod steps;

@@ -15,6 +15,7 @@ use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, OrderV
 use crate::order::{Booked, Failure, FailureKind};
 use crate::telemetry::tracing_otel;
 
+use super::intake::SealedLogin;
 use super::worker::{sync_pidfile, WorkerCtx};
 
 /// Runs one attempt in its own task; a panic there is a retryable failure.
@@ -213,18 +214,11 @@ async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> erp::Result<Credenti
         .cipher
         .open(&sealed, &context)
         .map_err(Failure::bad_input)?;
-    let value: serde_json::Value =
+    let login: SealedLogin =
         serde_json::from_slice(&plain).map_err(|_| Failure::bad_input("credentials unreadable"))?;
-    let text = |k: &str| {
-        value
-            .get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string()
-    };
     Ok(Credentials {
-        username: text("username"),
-        password: text("password"),
+        username: login.username,
+        password: login.password,
     })
 }
 

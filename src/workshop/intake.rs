@@ -177,8 +177,8 @@ impl IntakeDesk {
         let credentials = match (&request.username, &request.password) {
             (Some(user), Some(password)) => {
                 let plain = SealedLogin {
-                    username: user,
-                    password: password.expose(),
+                    username: user.clone(),
+                    password: password.expose().to_string(),
                 };
                 let plain = serde_json::to_vec(&plain).unwrap_or_default();
                 let context = self.credentials_context(&request.unique_id);
@@ -208,11 +208,12 @@ impl IntakeDesk {
     }
 }
 
-/// The plain text of an order's sealed credentials (what the worker opens).
-#[derive(serde::Serialize)]
-struct SealedLogin<'a> {
-    username: &'a str,
-    password: &'a str,
+/// The plain text of an order's sealed credentials: written by intake,
+/// opened by the worker.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct SealedLogin {
+    pub(super) username: String,
+    pub(super) password: String,
 }
 
 /// What an order's sealed credentials are bound to.

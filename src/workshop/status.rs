@@ -8,6 +8,8 @@ use actix::prelude::*;
 use serde_json::{json, Value};
 
 use super::worker::WorkerState;
+use crate::event_log::events::rfc3339;
+use crate::event_log::views::{ErpHealth, Outage};
 use crate::event_log::{Journal, OrderView, QueueKind, Status};
 use crate::telemetry::metrics;
 
@@ -16,16 +18,96 @@ pub struct StatusDesk {
     journal: Journal,
     worker: Arc<WorkerState>,
     workshop: String,
+    /// The integration's own ERP login (under `serve`), if it has one.
+    own_login: Option<String>,
 }
 
 impl StatusDesk {
     /// A desk reading `journal`'s views and the worker's state.
-    pub fn new(journal: Journal, worker: Arc<WorkerState>, workshop: String) -> Self {
+    pub fn new(
+        journal: Journal,
+        worker: Arc<WorkerState>,
+        workshop: String,
+        own_login: Option<String>,
+    ) -> Self {
         StatusDesk {
             journal,
             worker,
             workshop,
+            own_login,
         }
+    }
+
+    /// The login an order uses: the integration's own, else the order's.
+    fn login_of<'a>(&'a self, order: &'a OrderView) -> Option<&'a str> {
+        self.own_login
+            .as_deref()
+            .or_else(|| order.order.as_ref()?.username.as_deref())
+    }
+}
+
+/// The ERP's state as `/alive` and the overview show it (interfaces.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErpState {
+    /// `up` or `down`.
+    pub state: &'static str,
+    /// While down: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// While down: since when (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// While up: how many logins the ERP refuses (single-workshop mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logins_refused: Option<usize>,
+}
+
+impl ErpState {
+    /// The state of `health`; a workshop with its own login is down while
+    /// the ERP refuses that login.
+    pub fn of(health: &ErpHealth, own_login: Option<&str>) -> ErpState {
+        let outage = match own_login {
+            Some(login) => health.blocking(Some(login)),
+            None => health.blocking(None),
+        };
+        if let Some(outage) = outage {
+            return ErpState {
+                state: "down",
+                fault: Some(outage.fault.clone()),
+                since: Some(rfc3339(outage.since_ms)),
+                logins_refused: None,
+            };
+        }
+        let refused = health.refused_logins.len();
+        ErpState {
+            state: "up",
+            fault: None,
+            since: None,
+            logins_refused: (refused > 0).then_some(refused),
+        }
+    }
+}
+
+/// The reason an order waiting on an outage shows.
+pub fn waiting_reason(outage: &Outage) -> String {
+    format!(
+        "waiting for the ERP: {} since {}",
+        outage.fault,
+        rfc3339(outage.since_ms)
+    )
+}
+
+/// The ERP's state now.
+#[derive(Message)]
+#[rtype(result = "ErpState")]
+pub struct GetErpState;
+
+impl Handler<GetErpState> for StatusDesk {
+    type Result = MessageResult<GetErpState>;
+
+    fn handle(&mut self, _: GetErpState, _: &mut Self::Context) -> Self::Result {
+        let views = self.journal.views();
+        MessageResult(ErpState::of(&views.health, self.own_login.as_deref()))
     }
 }
 
@@ -85,6 +167,8 @@ pub struct Health {
     pub last_error: Option<String>,
     /// False while the log cannot be written.
     pub log_writable: bool,
+    /// The ERP's health.
+    pub erp: ErpState,
 }
 
 impl Handler<GetStatus> for StatusDesk {
@@ -92,7 +176,13 @@ impl Handler<GetStatus> for StatusDesk {
 
     fn handle(&mut self, msg: GetStatus, _: &mut Self::Context) -> Self::Result {
         let views = self.journal.views();
-        views.order(&msg.0).map(|o| (o.status, o.reason.clone()))
+        let order = views.order(&msg.0)?;
+        let waiting = order
+            .is_pending()
+            .then(|| views.health.blocking(self.login_of(&order)))
+            .flatten();
+        let reason = waiting.map(waiting_reason).or_else(|| order.reason.clone());
+        Some((order.status, reason))
     }
 }
 
@@ -135,7 +225,7 @@ impl Handler<RenderMetrics> for StatusDesk {
     type Result = String;
 
     fn handle(&mut self, _: RenderMetrics, _: &mut Self::Context) -> Self::Result {
-        metrics::render(&[sample(&self.workshop, &self.journal, &self.worker)])
+        metrics::render(&[self.sample()])
     }
 }
 
@@ -143,7 +233,7 @@ impl Handler<TakeSample> for StatusDesk {
     type Result = MessageResult<TakeSample>;
 
     fn handle(&mut self, _: TakeSample, _: &mut Self::Context) -> Self::Result {
-        MessageResult(sample(&self.workshop, &self.journal, &self.worker))
+        MessageResult(self.sample())
     }
 }
 
@@ -169,27 +259,34 @@ impl Handler<GetHealth> for StatusDesk {
             last_completed_ms: views.last_completed_ms,
             last_error: views.last_error.as_ref().map(|(r, _)| r.clone()),
             log_writable: self.journal.is_writable(),
+            erp: ErpState::of(&views.health, self.own_login.as_deref()),
         })
     }
 }
 
-/// The workshop's figures for a scrape, read now.
-fn sample(workshop: &str, journal: &Journal, worker: &WorkerState) -> metrics::WorkshopSample {
-    let stats = journal.stats();
-    metrics::WorkshopSample {
-        workshop: workshop.to_string(),
-        views: metrics::ViewFigures::of(&journal.views()),
-        worker_running: worker.is_running(),
-        worker_failing: worker.is_failing(),
-        browser_restarts: worker.browser_restarts.load(Ordering::Relaxed),
-        panics: worker.panics.load(Ordering::Relaxed),
-        log_bytes: stats.disk_bytes.load(Ordering::Relaxed),
-        log_writable: journal.is_writable(),
-        commits: stats.batches.load(Ordering::Relaxed),
-        commit_seconds: stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
-        events: stats.events.load(Ordering::Relaxed),
-        write_errors: stats.write_errors.load(Ordering::Relaxed),
-        timings: worker.timings.clone(),
-        probe: worker.probe.get(),
+impl StatusDesk {
+    /// The workshop's figures for a scrape, read now.
+    fn sample(&self) -> metrics::WorkshopSample {
+        let (journal, worker) = (&self.journal, &self.worker);
+        let stats = journal.stats();
+        let views = journal.views();
+        let erp = ErpState::of(&views.health, self.own_login.as_deref());
+        metrics::WorkshopSample {
+            workshop: self.workshop.clone(),
+            views: metrics::ViewFigures::of(&views),
+            worker_running: worker.is_running(),
+            worker_failing: worker.is_failing(),
+            erp_up: erp.state == "up",
+            browser_restarts: worker.browser_restarts.load(Ordering::Relaxed),
+            panics: worker.panics.load(Ordering::Relaxed),
+            log_bytes: stats.disk_bytes.load(Ordering::Relaxed),
+            log_writable: journal.is_writable(),
+            commits: stats.batches.load(Ordering::Relaxed),
+            commit_seconds: stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            events: stats.events.load(Ordering::Relaxed),
+            write_errors: stats.write_errors.load(Ordering::Relaxed),
+            timings: worker.timings.clone(),
+            probe: worker.probe.get(),
+        }
     }
 }

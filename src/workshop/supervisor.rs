@@ -43,7 +43,8 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
     let d = desk.clone();
     let intake = Intake::start_in_arbiter(&arbiter, move |_| Intake::with_desk(d));
     let (j, s, n) = (journal.clone(), state.clone(), name.clone());
-    let status = StatusDesk::start_in_arbiter(&arbiter, move |_| StatusDesk::new(j, s, n));
+    let own = settings.credentials.as_ref().map(|c| c.username.clone());
+    let status = StatusDesk::start_in_arbiter(&arbiter, move |_| StatusDesk::new(j, s, n, own));
     let ctx = WorkerCtx {
         settings: settings.clone(),
         journal: journal.clone(),

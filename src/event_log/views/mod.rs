@@ -23,7 +23,9 @@ type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
 
 mod counters;
+mod health;
 pub use counters::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
+pub use health::{ErpHealth, Outage};
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,7 +167,10 @@ impl OrderView {
                 self.attempts_in_round = 0;
                 self.retry_at_ms = None;
             }
-            EventKind::WorkerStarted { .. } | EventKind::WorkerStopped { .. } => {}
+            EventKind::WorkerStarted { .. }
+            | EventKind::WorkerStopped { .. }
+            | EventKind::IntegrationDown { .. }
+            | EventKind::IntegrationUp { .. } => {}
         }
     }
 
@@ -198,6 +203,8 @@ pub struct Views {
     pub last_completed_ms: Option<u64>,
     /// The last final failure: reason and when.
     pub last_error: Option<(String, u64)>,
+    /// The ERP's health (outages, refused logins).
+    pub health: ErpHealth,
 }
 
 impl Default for Views {
@@ -214,6 +221,7 @@ impl Default for Views {
             last_seq: 0,
             last_completed_ms: None,
             last_error: None,
+            health: ErpHealth::default(),
         }
     }
 }
@@ -288,6 +296,10 @@ impl Views {
                 if *by_operator {
                     self.worker_wanted = false;
                 }
+                return;
+            }
+            EventKind::IntegrationDown { .. } | EventKind::IntegrationUp { .. } => {
+                self.health.apply(&event.kind);
                 return;
             }
             _ => {}
@@ -406,6 +418,8 @@ pub struct Snapshot {
     counters: Counters,
     last_completed_ms: Option<u64>,
     last_error: Option<(String, u64)>,
+    #[serde(default)]
+    health: ErpHealth,
 }
 
 /// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
@@ -426,6 +440,7 @@ pub struct SnapshotRef<'a> {
     counters: &'a Counters,
     last_completed_ms: Option<u64>,
     last_error: &'a Option<(String, u64)>,
+    health: &'a ErpHealth,
 }
 
 fn values<S: serde::Serializer>(
@@ -458,6 +473,7 @@ impl Views {
             counters: &self.counters,
             last_completed_ms: self.last_completed_ms,
             last_error: &self.last_error,
+            health: &self.health,
         }
     }
 
@@ -487,6 +503,7 @@ impl Views {
             last_seq: snapshot.last_seq,
             last_completed_ms: snapshot.last_completed_ms,
             last_error: snapshot.last_error,
+            health: snapshot.health,
         }
     }
 }
