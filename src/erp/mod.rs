@@ -18,6 +18,7 @@ pub mod booking;
 pub mod chromedriver;
 pub mod error;
 pub mod evidence;
+pub mod fields;
 pub mod probe;
 pub mod session;
 pub mod ui;

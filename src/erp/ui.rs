@@ -52,6 +52,28 @@ impl ErpPage<'_> {
     }
 }
 
+impl ErpPage<'_> {
+    /// Whether a line with `reference` is among the cells matching
+    /// `selector`, from complete reads (see [`super::fields::has_reference`])
+    /// within the step timeout.
+    pub async fn has_reference(&self, selector: &str, reference: &str) -> Result<bool> {
+        let gap = ABSENT_GAP.min(self.step_timeout / 4);
+        super::fields::has_reference(
+            self.driver,
+            selector,
+            reference,
+            gap,
+            self.step_timeout,
+            "check reference",
+        )
+        .await
+    }
+}
+
+/// How far apart two agreeing reads of a case's lines must be before a
+/// line counts as absent.
+pub const ABSENT_GAP: Duration = Duration::from_millis(500);
+
 /// The line a booking puts on its case, in the form the ERP's fields take.
 #[derive(Debug, Clone)]
 pub struct LineToBook<'a> {

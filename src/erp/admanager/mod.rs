@@ -10,10 +10,18 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
+use super::fields::{check_typed, LineInputs};
 use super::probe::ProbeSteps;
 use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
-use super::waiting::{click, css, fill, holds, on_login_page, text_of, Cond};
+use super::waiting::{click, css, fill, text_of, Cond};
 use crate::order::{Booked, FailureKind};
+
+/// The add-line inputs inside the frame, read back before a save.
+const INPUTS: LineInputs = LineInputs {
+    item: ITEM_INPUT,
+    amount: QTY_INPUT,
+    reference: NOTE_INPUT,
+};
 
 /// The admanager UI.
 pub(crate) struct Admanager;
@@ -47,9 +55,12 @@ impl ErpUi for Admanager {
         let Some(locked) = open_lines_frame(page).await? else {
             return Ok(BookingPass::LoginPage);
         };
-        let own_line = Cond::TextIs(css(LINE_NOTES), line.reference.clone());
         let check = tracing::info_span!("check reference");
-        if holds(page.driver, &own_line).instrument(check).await? {
+        if page
+            .has_reference(LINE_NOTES, &line.reference)
+            .instrument(check)
+            .await?
+        {
             tracing::info!("reference already on the case");
             return Ok(BookingPass::Done(Booked::AlreadyPresent));
         }
@@ -140,36 +151,20 @@ async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     }
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(NOTE_INPUT), &line.reference).await?;
-    let add = driver.find(css(ADD_BUTTON)).await?;
+    check_typed(driver, INPUTS, line).await?;
     click(driver, css(ADD_BUTTON), "confirm save").await?;
+    // The frame reloads (or re-renders its lines) after the post: only the
+    // line itself, a refusal or the login page ends the wait; a frame that
+    // never shows the line is an unconfirmed save (timeout), not a refusal.
     let saved = [
         Cond::TextIs(css(LINE_NOTES), line.reference.clone()),
         Cond::HasText(css(VALIDATION_ERROR)),
-        Cond::Gone(add),
     ];
     match page.wait(&saved, Some(&LOGIN), "confirm save").await? {
         None => Ok(BookingPass::LoginPage),
         Some(0) => Ok(BookingPass::Done(Booked::Added)),
-        Some(1) => Err(refusal(page).await),
-        Some(_) => reloaded(page, line).await,
+        Some(_) => Err(refusal(page).await),
     }
-}
-
-/// The frame reloaded; decides what its new page says about the save.
-async fn reloaded(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
-    let driver = page.driver;
-    let own_line = Cond::TextIs(css(LINE_NOTES), line.reference.clone());
-    if holds(driver, &own_line).await? {
-        return Ok(BookingPass::Done(Booked::Added));
-    }
-    if holds(driver, &Cond::HasText(css(VALIDATION_ERROR))).await? {
-        return Err(refusal(page).await);
-    }
-    if on_login_page(driver, &LOGIN).await? {
-        return Ok(BookingPass::LoginPage);
-    }
-    let text = text_of(driver, css("h1"), "lines frame reloaded without the line").await;
-    Err(Failure::erp_server_error(text))
 }
 
 /// Retryable `erp server error: <the frame's validation message>`.

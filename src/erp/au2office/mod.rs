@@ -10,10 +10,18 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
+use super::fields::{check_typed, LineInputs};
 use super::probe::ProbeSteps;
 use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
-use super::waiting::{click, css, css_string, fill, holds, text_of, Cond};
+use super::waiting::{click, css, css_string, fill, text_of, Cond};
 use crate::order::{Booked, FailureKind};
+
+/// The add-line dialog's inputs, read back before a save.
+const INPUTS: LineInputs = LineInputs {
+    item: ITEM_INPUT,
+    amount: QTY_INPUT,
+    reference: REFERENCE_INPUT,
+};
 
 /// The au2office UI.
 pub(crate) struct Au2office;
@@ -42,9 +50,12 @@ impl ErpUi for Au2office {
         let Some(closed) = open_case(page, line.case_id).await? else {
             return Ok(BookingPass::LoginPage);
         };
-        let own_line = Cond::TextIs(css(LINE_REFERENCES), line.reference.clone());
         let check = tracing::info_span!("check reference");
-        if holds(page.driver, &own_line).instrument(check).await? {
+        if page
+            .has_reference(LINE_REFERENCES, &line.reference)
+            .instrument(check)
+            .await?
+        {
             tracing::info!("reference already on the case");
             return Ok(BookingPass::Done(Booked::AlreadyPresent));
         }
@@ -111,6 +122,7 @@ async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     }
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(REFERENCE_INPUT), &line.reference).await?;
+    check_typed(driver, INPUTS, line).await?;
     click(driver, css(SAVE), "confirm save").await?;
     confirm_save(page, line).await
 }
