@@ -107,6 +107,7 @@ pub fn settings_from(
             max_attempts: tuning.max_attempts.max(1),
             initial_backoff_ms: tuning.initial_backoff_ms,
             max_backoff_ms: tuning.max_backoff_ms.max(tuning.initial_backoff_ms),
+            settle_ms: tuning.settle_secs.saturating_mul(1000),
         },
         step_timeout,
         attempt_timeout: Duration::from_secs(tuning.attempt_timeout_secs.max(5)),

@@ -121,6 +121,10 @@ pub struct Tuning {
     /// Close the browser after this many idle seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_close_secs: u64,
+    /// After a save that was not confirmed, only look for its line (never
+    /// add it again) for this many seconds after the save was submitted.
+    #[arg(long, default_value_t = 120)]
+    pub settle_secs: u64,
     /// Delete evidence of failed attempts older than this many days.
     #[arg(long, default_value_t = 30)]
     pub evidence_max_age_days: u64,
@@ -138,6 +142,7 @@ impl Default for Tuning {
             step_timeout_secs: 20,
             attempt_timeout_secs: 120,
             idle_close_secs: 300,
+            settle_secs: 120,
             evidence_max_age_days: 30,
             evidence_max_files: 2000,
         }

@@ -112,7 +112,7 @@ pub async fn has_reference(
 }
 
 /// One complete read, or `None` when the document went away mid-read.
-async fn read_texts(driver: &WebDriver, selector: &str) -> Result<Option<Vec<String>>> {
+pub async fn read_texts(driver: &WebDriver, selector: &str) -> Result<Option<Vec<String>>> {
     let args = vec![serde_json::Value::String(selector.to_string())];
     match driver.execute(READ_TEXTS, args).await {
         Ok(ret) => match ret.convert::<Vec<String>>() {

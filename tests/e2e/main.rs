@@ -14,3 +14,4 @@ mod host_support;
 mod hygiene;
 mod legacy_log;
 mod otel;
+mod settle;

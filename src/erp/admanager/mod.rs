@@ -12,8 +12,8 @@ use super::booking::Credentials;
 use super::error::{Failure, Result};
 use super::fields::{check_typed, LineInputs};
 use super::probe::ProbeSteps;
-use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
-use super::waiting::{click, css, fill, text_of, Cond};
+use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
+use super::waiting::{click, css, fill, holds, on_login_page, text_of, Cond};
 use crate::order::{Booked, FailureKind};
 
 /// The add-line inputs inside the frame, read back before a save.
@@ -46,7 +46,12 @@ impl ErpUi for Admanager {
         }
     }
 
-    async fn book_once(&self, page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+    async fn book_once<H: BeforeSave>(
+        &self,
+        page: &ErpPage<'_>,
+        line: &LineToBook<'_>,
+        gate: &SaveGate<'_, H>,
+    ) -> Result<BookingPass> {
         dismiss_stray_alert(page.driver).await;
         page.goto(&case_path(line.case_id), "open case").await?;
         if !open_case(page).await? {
@@ -69,7 +74,8 @@ impl ErpUi for Admanager {
             let reason = format!("closed case: {text}");
             return Err(Failure::new(FailureKind::ClosedCase, reason));
         }
-        add_line(page, line).await
+        gate.check_may_add()?;
+        add_line(page, line, gate).await
     }
 
     async fn view_case(
@@ -144,7 +150,11 @@ async fn open_lines_frame(page: &ErpPage<'_>) -> Result<Option<bool>> {
 
 /// Adds the line inside the frame and waits until the reloaded frame shows it.
 #[tracing::instrument(skip_all, name = "add line")]
-async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+async fn add_line<H: BeforeSave>(
+    page: &ErpPage<'_>,
+    line: &LineToBook<'_>,
+    gate: &SaveGate<'_, H>,
+) -> Result<BookingPass> {
     let driver = page.driver;
     if !look_up_item(page, line.item_no).await? {
         return Ok(BookingPass::LoginPage);
@@ -152,19 +162,38 @@ async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(NOTE_INPUT), &line.reference).await?;
     check_typed(driver, INPUTS, line).await?;
+    gate.submit().await?;
+    let add = driver.find(css(ADD_BUTTON)).await?;
     click(driver, css(ADD_BUTTON), "confirm save").await?;
-    // The frame reloads (or re-renders its lines) after the post: only the
-    // line itself, a refusal or the login page ends the wait; a frame that
-    // never shows the line is an unconfirmed save (timeout), not a refusal.
     let saved = [
-        Cond::TextIs(css(LINE_NOTES), line.reference.clone()),
+        Cond::TextIs(LINE_NOTES, line.reference.clone()),
         Cond::HasText(css(VALIDATION_ERROR)),
+        Cond::Gone(add),
     ];
     match page.wait(&saved, Some(&LOGIN), "confirm save").await? {
         None => Ok(BookingPass::LoginPage),
         Some(0) => Ok(BookingPass::Done(Booked::Added)),
-        Some(_) => Err(refusal(page).await),
+        Some(1) => Err(refusal(page).await),
+        Some(_) => reloaded(page, line).await,
     }
+}
+
+/// The frame reloaded; decides what its new page says about the save. The
+/// line counts as missing only from complete reads of the new page (a list
+/// that re-renders itself is no reload).
+async fn reloaded(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+    let driver = page.driver;
+    if page.has_reference(LINE_NOTES, &line.reference).await? {
+        return Ok(BookingPass::Done(Booked::Added));
+    }
+    if holds(driver, &Cond::HasText(css(VALIDATION_ERROR))).await? {
+        return Err(refusal(page).await);
+    }
+    if on_login_page(driver, &LOGIN).await? {
+        return Ok(BookingPass::LoginPage);
+    }
+    let text = text_of(driver, css("h1"), "lines frame reloaded without the line").await;
+    Err(Failure::erp_server_error(text))
 }
 
 /// Retryable `erp server error: <the frame's validation message>`.

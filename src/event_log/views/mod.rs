@@ -21,7 +21,13 @@ pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
+
+mod classes;
+mod stored;
 use crate::order::FailureKind;
+use classes::failure_classes;
+pub use classes::{failure_class, failure_class_of, FAILURE_CLASSES};
+pub use stored::{Snapshot, SnapshotRef, SNAPSHOT_FORMAT};
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,6 +85,19 @@ pub struct OrderView {
     pub received_ms: u64,
     /// Trace id of the request that created it.
     pub trace_id: Option<String>,
+    /// When a save whose outcome is still unknown was submitted (ms since
+    /// epoch), and by which attempt: until it settles, the order only looks.
+    #[serde(default)]
+    pub submitted: Option<Submission>,
+}
+
+/// A `save submitted` without a known outcome yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The attempt that clicked save.
+    pub attempt: u32,
+    /// When (ms since epoch).
+    pub at_ms: u64,
 }
 
 impl OrderView {
@@ -94,6 +113,7 @@ impl OrderView {
             retry_at_ms: None,
             received_ms: 0,
             trace_id: None,
+            submitted: None,
         }
     }
 
@@ -120,25 +140,40 @@ impl OrderView {
                 self.retry_at_ms = None;
                 self.received_ms = event.ts_ms;
                 self.trace_id = event.trace_id.clone();
+                self.submitted = None;
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
                 self.reason = Some(reason.clone());
             }
-            EventKind::Processing { attempt } => {
+            EventKind::Processing { attempt, may_add } => {
                 self.status = Status::Processing;
                 self.attempt = *attempt;
-                self.attempts_in_round += 1;
+                self.attempts_in_round += u32::from(*may_add);
                 self.retry_at_ms = None;
+            }
+            EventKind::SaveSubmitted { attempt } => {
+                self.submitted = Some(Submission {
+                    attempt: *attempt,
+                    at_ms: event.ts_ms,
+                });
             }
             EventKind::Completed { .. } => {
                 self.status = Status::Completed;
                 self.reason = None;
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::Failed {
-                reason, is_final, ..
+                reason,
+                is_final,
+                failure,
+                attempt,
+                ..
             } => {
+                if refused_save(self.submitted, *attempt, failure_kind(*failure, reason)) {
+                    self.submitted = None;
+                }
                 self.status = if *is_final {
                     Status::Failed
                 } else {
@@ -151,21 +186,36 @@ impl OrderView {
                 self.status = Status::Failed;
                 self.reason = Some("cleared".to_string());
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::Requeued => {
                 self.status = Status::Received;
                 self.reason = None;
                 self.attempts_in_round = 0;
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::WorkerStarted { .. } | EventKind::WorkerStopped { .. } => {}
         }
+    }
+
+    /// The submission whose outcome is unknown and whose settle time has
+    /// not passed at `now_ms`, if any.
+    pub fn unsettled(&self, now_ms: u64, settle_ms: u64) -> Option<Submission> {
+        self.submitted
+            .filter(|s| now_ms < s.at_ms.saturating_add(settle_ms))
     }
 
     /// True while the order is on the task queue (waiting or in progress).
     pub fn is_pending(&self) -> bool {
         matches!(self.status, Status::Received | Status::Processing)
     }
+}
+
+/// Whether a failure of `kind` in `attempt` says that the ERP refused the
+/// submitted save (it showed its error): then the save's outcome is known.
+pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKind) -> bool {
+    kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
 }
 
 /// Counters derived from the log, so they survive restarts.
@@ -192,58 +242,6 @@ pub struct Counters {
     pub cleared: u64,
     /// Orders requeued.
     pub requeued: u64,
-}
-
-/// The classes [`failure_class`] sorts final failures into.
-pub const FAILURE_CLASSES: [&str; 7] = [
-    "login_failed",
-    "unknown_item",
-    "unknown_case",
-    "closed_case",
-    "bad_input",
-    "retries_exhausted",
-    "other",
-];
-
-/// Reads `failed_by_class` back: every key one of [`FAILURE_CLASSES`].
-fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let read: BTreeMap<String, u64> = Deserialize::deserialize(de)?;
-    read.into_iter()
-        .map(|(class, n)| {
-            FAILURE_CLASSES
-                .iter()
-                .find(|c| **c == class)
-                .map(|c| (*c, n))
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown failure class {class:?}")))
-        })
-        .collect()
-}
-
-/// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
-/// (a small fixed set, fit for a metric label); for reasons of old logs.
-pub fn failure_class(reason: &str) -> &'static str {
-    failure_class_of(FailureKind::from_reason(reason))
-}
-
-/// The class of a final failure of `kind`: the order's own faults and a
-/// refused login by name, retryable kinds (final only once the attempts are
-/// used up) as `retries_exhausted`.
-pub fn failure_class_of(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::LoginFailed
-        | FailureKind::UnknownItem
-        | FailureKind::UnknownCase
-        | FailureKind::ClosedCase
-        | FailureKind::BadInput => kind.as_str(),
-        FailureKind::Timeout
-        | FailureKind::Webdriver
-        | FailureKind::ErpServerError
-        | FailureKind::SessionExpired => "retries_exhausted",
-        FailureKind::Cleared | FailureKind::Other => "other",
-    }
 }
 
 /// Everything folded from one workshop's log.
@@ -454,110 +452,6 @@ impl Views {
             EventKind::Cleared { .. } => c.cleared += 1,
             EventKind::Requeued => c.requeued += 1,
             _ => {}
-        }
-    }
-}
-
-/// The format [`Views::snapshot`] writes; a snapshot of another is not used.
-pub const SNAPSHOT_FORMAT: u32 = 1;
-
-/// The views as of one event, as a snapshot file holds them: restoring it
-/// and folding the events after `last_seq` gives the views of the whole log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Snapshot {
-    /// [`SNAPSHOT_FORMAT`] when written.
-    pub format: u32,
-    /// The last event folded in.
-    pub last_seq: u64,
-    orders: Vec<OrderView>,
-    completed: Vec<Box<str>>,
-    task_queue: Vec<(u64, String)>,
-    error_queue: Vec<(u64, String)>,
-    worker_wanted: bool,
-    counters: Counters,
-    last_completed_ms: Option<u64>,
-    last_error: Option<(String, u64)>,
-}
-
-/// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
-/// reads back (serialized without copying the views).
-#[derive(Serialize)]
-pub struct SnapshotRef<'a> {
-    format: u32,
-    last_seq: u64,
-    #[serde(serialize_with = "values")]
-    orders: &'a Map<String, Box<OrderView>>,
-    #[serde(serialize_with = "items")]
-    completed: &'a Set<Box<str>>,
-    #[serde(serialize_with = "items")]
-    task_queue: &'a BTreeMap<u64, String>,
-    #[serde(serialize_with = "items")]
-    error_queue: &'a BTreeMap<u64, String>,
-    worker_wanted: bool,
-    counters: &'a Counters,
-    last_completed_ms: Option<u64>,
-    last_error: &'a Option<(String, u64)>,
-}
-
-fn values<S: serde::Serializer>(
-    map: &&Map<String, Box<OrderView>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_seq(map.values())
-}
-
-fn items<'a, C, S>(items: &&'a C, s: S) -> Result<S::Ok, S::Error>
-where
-    &'a C: IntoIterator,
-    <&'a C as IntoIterator>::Item: Serialize,
-    S: serde::Serializer,
-{
-    s.collect_seq(*items)
-}
-
-impl Views {
-    /// A snapshot of these views, to serialize.
-    pub fn snapshot(&self) -> SnapshotRef<'_> {
-        SnapshotRef {
-            format: SNAPSHOT_FORMAT,
-            last_seq: self.last_seq,
-            orders: &self.orders,
-            completed: &self.completed,
-            task_queue: &self.task_queue,
-            error_queue: &self.error_queue,
-            worker_wanted: self.worker_wanted,
-            counters: &self.counters,
-            last_completed_ms: self.last_completed_ms,
-            last_error: &self.last_error,
-        }
-    }
-
-    /// The views a snapshot holds.
-    pub fn restore(snapshot: Snapshot) -> Views {
-        let mut queue_keys = Map::default();
-        for (kind, queue) in [
-            (QueueKind::Task, &snapshot.task_queue),
-            (QueueKind::Error, &snapshot.error_queue),
-        ] {
-            for (seq, id) in queue {
-                queue_keys.insert(id.clone(), (kind, *seq));
-            }
-        }
-        Views {
-            orders: snapshot
-                .orders
-                .into_iter()
-                .map(|o| (o.unique_id.clone(), Box::new(o)))
-                .collect(),
-            completed: snapshot.completed.into_iter().collect(),
-            task_queue: snapshot.task_queue.into_iter().collect(),
-            error_queue: snapshot.error_queue.into_iter().collect(),
-            queue_keys,
-            worker_wanted: snapshot.worker_wanted,
-            counters: snapshot.counters,
-            last_seq: snapshot.last_seq,
-            last_completed_ms: snapshot.last_completed_ms,
-            last_error: snapshot.last_error,
         }
     }
 }

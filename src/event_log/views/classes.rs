@@ -1,0 +1,61 @@
+//! The small fixed set of classes final failures are counted by (fit for a
+//! metric label).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::order::FailureKind;
+
+/// The classes [`failure_class`] sorts final failures into.
+pub const FAILURE_CLASSES: [&str; 7] = [
+    "login_failed",
+    "unknown_item",
+    "unknown_case",
+    "closed_case",
+    "bad_input",
+    "retries_exhausted",
+    "other",
+];
+
+/// Reads `failed_by_class` back: every key one of [`FAILURE_CLASSES`].
+pub(super) fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let read: BTreeMap<String, u64> = Deserialize::deserialize(de)?;
+    read.into_iter()
+        .map(|(class, n)| {
+            FAILURE_CLASSES
+                .iter()
+                .find(|c| **c == class)
+                .map(|c| (*c, n))
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown failure class {class:?}")))
+        })
+        .collect()
+}
+
+/// The class of a final failure's reason, one of [`FAILURE_CLASSES`]
+/// (a small fixed set, fit for a metric label); for reasons of old logs.
+pub fn failure_class(reason: &str) -> &'static str {
+    failure_class_of(FailureKind::from_reason(reason))
+}
+
+/// The class of a final failure of `kind`: the order's own faults and a
+/// refused login by name, retryable kinds (final only once the attempts are
+/// used up) as `retries_exhausted`.
+pub fn failure_class_of(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::LoginFailed
+        | FailureKind::UnknownItem
+        | FailureKind::UnknownCase
+        | FailureKind::ClosedCase
+        | FailureKind::BadInput => kind.as_str(),
+        FailureKind::Timeout
+        | FailureKind::Webdriver
+        | FailureKind::ErpServerError
+        | FailureKind::SessionExpired
+        | FailureKind::Unsettled => "retries_exhausted",
+        FailureKind::Cleared | FailureKind::Other => "other",
+    }
+}
