@@ -178,3 +178,29 @@ fn old_processing_events_may_add() {
         }
     );
 }
+
+#[test]
+fn a_clear_during_an_attempt_that_books_the_line_ends_completed() {
+    // Given an attempt in progress
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    // When the task queue is cleared, then the order is failed: cleared
+    run(
+        &mut views,
+        10,
+        Command::Clear {
+            queue: oilmat_erp::event_log::QueueKind::Task,
+        },
+    );
+    assert_eq!(status(&views), (Status::Failed, "cleared".to_string()));
+    // When the attempt then books its line, then the order is completed.
+    let complete = Command::Complete {
+        unique_id: ID.into(),
+        attempt,
+        already_present: false,
+        duration_ms: 1,
+        trace_id: None,
+    };
+    run(&mut views, 20, complete);
+    assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+}

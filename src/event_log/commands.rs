@@ -217,7 +217,9 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             duration_ms,
             trace_id,
         } => {
-            current_attempt(views, unique_id, *attempt)?;
+            if !cleared_during(views, unique_id, *attempt) {
+                current_attempt(views, unique_id, *attempt)?;
+            }
             let kind = EventKind::Completed {
                 attempt: *attempt,
                 already_present: *already_present,
@@ -325,6 +327,14 @@ fn current_attempt(views: &Views, unique_id: &str, attempt: u32) -> Result<Order
         return Err(Refusal::NotApplicable(order.status));
     }
     Ok(order.into_owned())
+}
+
+/// Whether the order was cleared while `attempt` ran: if that attempt books
+/// the line, the order is `completed` after all (the ERP has it).
+fn cleared_during(views: &Views, unique_id: &str, attempt: u32) -> bool {
+    views.order(unique_id).is_some_and(|o| {
+        o.status == Status::Failed && o.reason.as_deref() == Some("cleared") && o.attempt == attempt
+    })
 }
 
 fn decide_fail(views: &Views, command: &Command) -> Decision {
