@@ -299,8 +299,9 @@ fn decide_reject(
     }
 }
 
-/// An attempt may add the line unless an earlier save is unsettled or the
-/// attempts are used up (then it only looks: a final check before failing).
+/// An attempt may add the line unless an earlier save is unsettled, or the
+/// attempts are used up while a save is open (then it only looks: the
+/// check before failing).
 fn decide_start(
     views: &Views,
     unique_id: &str,
@@ -313,10 +314,11 @@ fn decide_start(
         return Err(Refusal::NotApplicable(order.status));
     }
     let settling = order.unsettled(now_ms, policy.settle_ms).is_some();
-    let used_up = order.attempts_in_round >= policy.max_attempts;
+    // Attempts used up with a save still open: this is the look before failing.
+    let last_look = order.attempts_in_round >= policy.max_attempts && order.submitted.is_some();
     let kind = EventKind::Processing {
         attempt: order.attempt + 1,
-        may_add: !settling && !used_up,
+        may_add: !settling && !last_look,
     };
     Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
 }
