@@ -225,7 +225,10 @@ impl LogWriter {
                 credentials_ref: Some(format!("order/{id}")),
                 span_id: None,
             },
-            2 => EventKind::Processing { attempt: 1 },
+            2 => EventKind::Processing {
+                attempt: 1,
+                may_add: true,
+            },
             _ => {
                 self.step = 0;
                 EventKind::Completed {

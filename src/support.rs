@@ -80,7 +80,11 @@ pub fn describe(event: &Event) -> String {
             order.case_id, order.product_nr, order.product_amount
         ),
         EventKind::BadRequest { reason } => format!("reason={reason:?}"),
-        EventKind::Processing { attempt } => format!("attempt={attempt}"),
+        EventKind::Processing { attempt, may_add } => {
+            let look = if *may_add { "" } else { " (look only)" };
+            format!("attempt={attempt}{look}")
+        }
+        EventKind::SaveSubmitted { attempt } => format!("attempt={attempt}"),
         EventKind::Completed {
             attempt,
             already_present,

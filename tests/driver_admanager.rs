@@ -196,3 +196,54 @@ async fn a_login_alone_is_accepted_or_refused() {
     assert_eq!(accepted, Ok(()));
     bench.close().await;
 }
+
+#[tokio::test]
+async fn a_reference_the_erp_would_cut_fails_at_once_and_saves_nothing() {
+    let mut bench = bench().await;
+    bench
+        .sandbox
+        .faults(json!({"reference_maxlength": 40}))
+        .await;
+    let long = "L".repeat(50);
+    let reason = final_reason(bench.book(&order_line(&long, "1001", "0815", "4.5")).await);
+    assert_eq!(
+        reason,
+        "bad input: the ERP keeps only 40 characters of the reference"
+    );
+    assert!(bench.sandbox.lines("1001").await.is_empty());
+    // One that fits books once.
+    let short = order_line("fits", "1001", "0815", "4.5");
+    assert_eq!(bench.book(&short).await, Ok(Booked::Added));
+    assert_eq!(bench.sandbox.lines("1001").await.len(), 1);
+    bench.close().await;
+}
+
+#[tokio::test]
+async fn re_rendered_lines_never_read_as_absent() {
+    let mut bench = bench().await;
+    bench.sandbox.faults(json!({"rerender_lines_ms": 40})).await;
+    let ids: Vec<String> = (1..=5).map(|i| format!("rr-{i}")).collect();
+    for id in &ids {
+        let dispense = order_line(id, "1001", "0815", "1");
+        assert_eq!(bench.book(&dispense).await, Ok(Booked::Added), "{id}");
+    }
+    // Reposts of every order are recognised, none added again.
+    for id in &ids {
+        let dispense = order_line(id, "1001", "0815", "1");
+        assert_eq!(
+            bench.book(&dispense).await,
+            Ok(Booked::AlreadyPresent),
+            "{id}"
+        );
+    }
+    let references: Vec<String> = bench
+        .sandbox
+        .lines("1001")
+        .await
+        .into_iter()
+        .map(|l| l.2)
+        .collect();
+    let expected: Vec<String> = ids.iter().map(|id| format!("OilMat {id}")).collect();
+    assert_eq!(references, expected);
+    bench.close().await;
+}

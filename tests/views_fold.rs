@@ -29,6 +29,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         max_attempts: 3,
         initial_backoff_ms: 10,
         max_backoff_ms: 40,
+        settle_ms: 100,
     };
     prop_oneof![
         (id.clone(), 0u8..3, any::<bool>()).prop_map(|(unique_id, case, creds)| Command::Create {
@@ -43,9 +44,16 @@ fn arb_command() -> impl Strategy<Value = Command> {
             reason: "missing field case_id".into(),
             trace_id: None,
         }),
-        id.clone().prop_map(|unique_id| Command::StartAttempt {
+        (id.clone(), 0u64..300).prop_map(move |(unique_id, now_ms)| Command::StartAttempt {
             unique_id,
-            trace_id: None
+            trace_id: None,
+            now_ms,
+            policy,
+        }),
+        (id.clone(), 1u32..5).prop_map(|(unique_id, attempt)| Command::SubmitSave {
+            unique_id,
+            attempt,
+            trace_id: None,
         }),
         (id.clone(), 1u32..5, any::<bool>()).prop_map(|(unique_id, attempt, already_present)| {
             Command::Complete {
@@ -215,6 +223,8 @@ fn completed_orders_keep_their_id_not_their_details() {
             Command::StartAttempt {
                 unique_id: id(),
                 trace_id: None,
+                now_ms: 0,
+                policy: RetryPolicy::default(),
             },
             Command::Complete {
                 unique_id: id(),

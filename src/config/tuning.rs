@@ -34,12 +34,14 @@ impl RetryPolicy {
         max_backoff_ms: 300_000,
     };
 
-    /// The event log's policy: at least one attempt, the cap never below the first wait.
-    pub fn policy(&self) -> crate::event_log::RetryPolicy {
+    /// The event log's policy: at least one attempt, the cap never below
+    /// the first wait; `settle` is how long an unconfirmed save settles.
+    pub fn policy(&self, settle: Duration) -> crate::event_log::RetryPolicy {
         crate::event_log::RetryPolicy {
             max_attempts: self.max_attempts.max(1),
             initial_backoff_ms: self.initial_backoff_ms,
             max_backoff_ms: self.max_backoff_ms.max(self.initial_backoff_ms),
+            settle_ms: settle.as_millis() as u64,
         }
     }
 }
@@ -177,7 +179,7 @@ mod tests {
 
     #[test]
     fn the_defaults_follow_design_rule_6() {
-        let policy = Tuning::default().retry.policy();
+        let policy = Tuning::default().retry.policy(Timeouts::default().settle());
         assert_eq!(policy.max_attempts, 12);
         assert_eq!(policy.backoff_ms(1), 2_000);
         assert_eq!(policy.backoff_ms(2), 4_000);
@@ -192,7 +194,7 @@ mod tests {
             initial_backoff_ms: 500,
             max_backoff_ms: 10,
         }
-        .policy();
+        .policy(Duration::from_secs(120));
         assert_eq!((policy.max_attempts, policy.max_backoff_ms), (1, 500));
         let timeouts = Timeouts {
             step_secs: 0,

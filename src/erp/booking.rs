@@ -12,7 +12,7 @@ use super::admanager::Admanager;
 use super::au2office::Au2office;
 use super::error::{Failure, Result};
 use super::probe::ProbeSteps;
-use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
+use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, NoHook, SaveGate};
 use super::ErpType;
 use crate::order::{reference, Booked, FailureKind, Litres};
 
@@ -52,7 +52,6 @@ impl fmt::Debug for Credentials {
 
 /// Puts `order` on its case in the ERP at `base_url` exactly once, through
 /// the browser `session`, logging in with `creds` when the ERP asks.
-#[tracing::instrument(skip_all, fields(erp = %erp, case_id = %order.case_id, unique_id = %order.unique_id))]
 pub async fn book_line(
     erp: ErpType,
     session: &WebDriver,
@@ -61,10 +60,51 @@ pub async fn book_line(
     creds: &Credentials,
     step_timeout: Duration,
 ) -> Result<Booked> {
+    let target = Target {
+        erp,
+        session,
+        base_url,
+        step_timeout,
+    };
+    book_line_with(target, order, creds, true, &NoHook).await
+}
+
+/// Where a booking goes: the ERP type, the browser and the ERP's base URL,
+/// and each step's deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Which ERP type.
+    pub erp: ErpType,
+    /// The browser session.
+    pub session: &'a WebDriver,
+    /// The ERP's base URL.
+    pub base_url: &'a str,
+    /// Deadline of each single step.
+    pub step_timeout: Duration,
+}
+
+/// [`book_line`] for the worker: adds the line only if `may_add` (else,
+/// when the line is not on the case, the retryable
+/// [`Failure::unsettled`]), and calls `hook` right before each save click.
+/// After one save, the same call adds no second line.
+#[tracing::instrument(skip_all, fields(erp = %target.erp, case_id = %order.case_id, unique_id = %order.unique_id, may_add))]
+pub async fn book_line_with(
+    target: Target<'_>,
+    order: &OrderLine,
+    creds: &Credentials,
+    may_add: bool,
+    hook: &impl BeforeSave,
+) -> Result<Booked> {
     let line = line_to_book(order)?;
-    let page = erp_page(session, base_url, step_timeout);
+    let page = erp_page(target.session, target.base_url, target.step_timeout);
     let started = Instant::now();
-    let result = with_ui(erp, BookLine { line: &line, creds }, &page).await;
+    let gate = SaveGate::new(may_add, hook);
+    let op = BookLine {
+        line: &line,
+        creds,
+        gate: &gate,
+    };
+    let result = with_ui(target.erp, op, &page).await;
     let ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(booked) => tracing::info!(?booked, ms, "line booked"),
@@ -172,17 +212,18 @@ async fn with_ui<O: Operation>(erp: ErpType, op: O, page: &ErpPage<'_>) -> Resul
 }
 
 /// Book a line, logging in as often as needed.
-struct BookLine<'a> {
+struct BookLine<'a, H> {
     line: &'a LineToBook<'a>,
     creds: &'a Credentials,
+    gate: &'a SaveGate<'a, H>,
 }
 
-impl Operation for BookLine<'_> {
+impl<H: BeforeSave> Operation for BookLine<'_, H> {
     type Output = Booked;
     async fn run(self, ui: &impl ErpUi, page: &ErpPage<'_>) -> Result<Booked> {
         let mut logins = 0;
         loop {
-            match ui.book_once(page, self.line).await? {
+            match ui.book_once(page, self.line, self.gate).await? {
                 BookingPass::Done(booked) => return Ok(booked),
                 BookingPass::LoginPage if logins > MAX_RELOGINS => return Err(still_logged_out()),
                 BookingPass::LoginPage => {
@@ -270,6 +311,13 @@ mod tests {
             step,
         ));
         send(log_in(ErpType::Au2office, driver, "", creds, step));
+        let target = Target {
+            erp: ErpType::Au2office,
+            session: driver,
+            base_url: "",
+            step_timeout: step,
+        };
+        send(book_line_with(target, order, creds, false, &NoHook));
         let mut steps = ProbeSteps::default();
         let probe = probe_case(ErpType::Admanager, driver, "", creds, "1", step, &mut steps);
         send(probe);

@@ -18,18 +18,20 @@ pub mod booking;
 pub mod chromedriver;
 pub mod error;
 pub mod evidence;
+pub mod fields;
 pub mod probe;
 pub mod session;
 pub mod ui;
 pub mod verify;
 pub mod waiting;
 
-pub use booking::{book_line, log_in, Credentials, OrderLine};
+pub use booking::{book_line, book_line_with, log_in, Credentials, OrderLine, Target};
 pub use error::{Failure, Result};
 pub use evidence::{capture_evidence, Evidence};
 pub use session::{BrowserConfig, BrowserSession, WebDriverEndpoint};
 use std::fmt;
 use std::str::FromStr;
+pub use ui::{BeforeSave, NoHook};
 
 /// The ERP products oilmat-erp can drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -2,12 +2,13 @@
 //! the browser on the ERP ([`ErpPage`]) and, for a booking, the line in the
 //! ERP's own forms ([`LineToBook`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use thirtyfour::prelude::*;
 
 use super::booking::Credentials;
-use super::error::{navigation_error, Result};
+use super::error::{navigation_error, Failure, Result};
 use super::probe::ProbeSteps;
 use super::waiting::{wait_for_any, Cond, LoginLandmarks, WaitEnd};
 use crate::order::Booked;
@@ -52,6 +53,28 @@ impl ErpPage<'_> {
     }
 }
 
+impl ErpPage<'_> {
+    /// Whether a line with `reference` is among the cells matching
+    /// `selector`, from complete reads (see [`super::fields::has_reference`])
+    /// within the step timeout.
+    pub async fn has_reference(&self, selector: &str, reference: &str) -> Result<bool> {
+        let gap = ABSENT_GAP.min(self.step_timeout / 4);
+        super::fields::has_reference(
+            self.driver,
+            selector,
+            reference,
+            gap,
+            self.step_timeout,
+            "check reference",
+        )
+        .await
+    }
+}
+
+/// How far apart two agreeing reads of a case's lines must be before a
+/// line counts as absent.
+pub const ABSENT_GAP: Duration = Duration::from_millis(500);
+
 /// The line a booking puts on its case, in the form the ERP's fields take.
 #[derive(Debug, Clone)]
 pub struct LineToBook<'a> {
@@ -63,6 +86,64 @@ pub struct LineToBook<'a> {
     pub amount: String,
     /// The line reference, `OilMat <unique_id>`.
     pub reference: String,
+}
+
+/// Told right before every save click, so that the caller can record the
+/// submission durably first (design.md rule 6: a save whose outcome is
+/// unknown). An error stops the booking before the click. (Its futures
+/// need not be `Send`: the worker runs attempts on its own thread.)
+#[allow(async_fn_in_trait)]
+pub trait BeforeSave {
+    /// Called before the save button is clicked.
+    async fn before_save(&self) -> Result<()>;
+}
+
+/// Nobody to tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHook;
+
+impl BeforeSave for NoHook {
+    async fn before_save(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether a booking may add its line, and whom it tells before a save.
+/// After one save in a booking, the same booking adds no second line: the
+/// first one's outcome is unknown until the ERP shows it.
+#[derive(Debug)]
+pub struct SaveGate<'h, H> {
+    may_add: AtomicBool,
+    hook: &'h H,
+}
+
+impl<'h, H: BeforeSave> SaveGate<'h, H> {
+    /// A gate that lets a line be added if `may_add`, telling `hook` first.
+    pub fn new(may_add: bool, hook: &'h H) -> Self {
+        SaveGate {
+            may_add: AtomicBool::new(may_add),
+            hook,
+        }
+    }
+
+    /// `Ok` if a line may be added now; else the retryable
+    /// [`Failure::unsettled`], to look again later.
+    pub fn check_may_add(&self) -> Result<()> {
+        if self.may_add.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(Failure::unsettled())
+        }
+    }
+
+    /// Tells the hook that a save is about to be clicked; from now on this
+    /// booking adds nothing more.
+    pub async fn submit(&self) -> Result<()> {
+        self.check_may_add()?;
+        self.hook.before_save().await?;
+        self.may_add.store(false, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// How one pass through an ERP's booking flow ended.
@@ -89,7 +170,13 @@ pub(crate) trait ErpUi {
     /// Logs in from the ERP's login page; a refused login is `login failed`.
     async fn log_in(&self, page: &ErpPage<'_>, creds: &Credentials) -> Result<()>;
     /// Opens the case and books the line, stopping at the login page.
-    async fn book_once(&self, page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass>;
+    /// Adds a line only while `gate` allows, telling it before the save.
+    async fn book_once<H: BeforeSave>(
+        &self,
+        page: &ErpPage<'_>,
+        line: &LineToBook<'_>,
+        gate: &SaveGate<'_, H>,
+    ) -> Result<BookingPass>;
     /// Opens the case and checks it shows with its lines as the UI contract
     /// says, adding nothing; each page it waits for is a step in `steps`.
     async fn view_case(

@@ -32,9 +32,10 @@ pub enum Cond {
     Shown(By),
     /// An element matching the selector shows non-empty text.
     HasText(By),
-    /// An element matching the selector has exactly this text (trimmed
-    /// `textContent`).
-    TextIs(By, String),
+    /// An element matching this CSS selector has exactly this text
+    /// (trimmed `textContent`), read for all matches by one script, so a
+    /// list that re-renders itself cannot hide it.
+    TextIs(&'static str, String),
     /// This element is gone from the page (its document was replaced).
     Gone(WebElement),
     /// A native JavaScript alert is open (list it first: while an alert is
@@ -150,11 +151,10 @@ pub async fn holds(driver: &WebDriver, cond: &Cond) -> Result<bool> {
             })
             .await
         }
-        Cond::TextIs(by, want) => {
-            any_element(driver, by, |e| async move {
-                Ok(e.prop("textContent").await?.unwrap_or_default().trim() == want)
-            })
-            .await
+        Cond::TextIs(selector, want) => {
+            return Ok(super::fields::read_texts(driver, selector)
+                .await?
+                .is_some_and(|texts| texts.iter().any(|t| t == want)));
         }
         Cond::Gone(element) => match element.tag_name().await {
             Ok(_) => Ok(false),

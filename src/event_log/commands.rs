@@ -1,10 +1,10 @@
 //! Deciding: a command, checked against the current views, becomes the events
 //! to append (or is refused). No I/O here; the journal appends what is decided.
 
-use crate::order::Failure;
+use crate::order::{Failure, FailureKind};
 
 use super::events::{EventKind, NewEvent, OrderData, QueueKind};
-use super::views::{OrderView, Status, Views};
+use super::views::{refused_save, OrderView, Status, Views};
 
 /// How failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +15,16 @@ pub struct RetryPolicy {
     pub initial_backoff_ms: u64,
     /// The longest delay between attempts, in ms.
     pub max_backoff_ms: u64,
+    /// How long after an unconfirmed save the order only looks for its line
+    /// before it may add it again, in ms (design.md rule 6).
+    pub settle_ms: u64,
 }
+
+/// The default settle time: 120 s.
+pub const DEFAULT_SETTLE_MS: u64 = 120_000;
+
+/// How soon a parked order (an unsettled save) is looked at again, in ms.
+pub const LOOK_AGAIN_MS: u64 = 3_000;
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -23,6 +32,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_backoff_ms: 1_000,
             max_backoff_ms: 60_000,
+            settle_ms: DEFAULT_SETTLE_MS,
         }
     }
 }
@@ -75,6 +85,19 @@ pub enum Command {
     StartAttempt {
         /// The order.
         unique_id: String,
+        /// Trace id of the attempt.
+        trace_id: Option<String>,
+        /// Now, in ms since the epoch (to tell whether a save has settled).
+        now_ms: u64,
+        /// The retry policy in force.
+        policy: RetryPolicy,
+    },
+    /// The worker is about to click save in the order's current attempt.
+    SubmitSave {
+        /// The order.
+        unique_id: String,
+        /// The attempt.
+        attempt: u32,
         /// Trace id of the attempt.
         trace_id: Option<String>,
     },
@@ -199,7 +222,18 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
         Command::StartAttempt {
             unique_id,
             trace_id,
-        } => decide_start(views, unique_id, trace_id),
+            now_ms,
+            policy,
+        } => decide_start(views, unique_id, trace_id, *now_ms, policy),
+        Command::SubmitSave {
+            unique_id,
+            attempt,
+            trace_id,
+        } => {
+            current_attempt(views, unique_id, *attempt)?;
+            let kind = EventKind::SaveSubmitted { attempt: *attempt };
+            Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
+        }
         Command::Complete {
             unique_id,
             attempt,
@@ -207,7 +241,9 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             duration_ms,
             trace_id,
         } => {
-            current_attempt(views, unique_id, *attempt)?;
+            if !cleared_during(views, unique_id, *attempt) {
+                current_attempt(views, unique_id, *attempt)?;
+            }
             let kind = EventKind::Completed {
                 attempt: *attempt,
                 already_present: *already_present,
@@ -309,13 +345,26 @@ fn decide_reject(
     }
 }
 
-fn decide_start(views: &Views, unique_id: &str, trace_id: &Option<String>) -> Decision {
+/// An attempt may add the line unless an earlier save is unsettled, or the
+/// attempts are used up while a save is open (then it only looks: the
+/// check before failing).
+fn decide_start(
+    views: &Views,
+    unique_id: &str,
+    trace_id: &Option<String>,
+    now_ms: u64,
+    policy: &RetryPolicy,
+) -> Decision {
     let order = views.order(unique_id).ok_or(Refusal::Unknown)?;
     if !order.is_pending() {
         return Err(Refusal::NotApplicable(order.status));
     }
+    let settling = order.unsettled(now_ms, policy.settle_ms).is_some();
+    // Attempts used up with a save still open: this is the look before failing.
+    let last_look = order.attempts_in_round >= policy.max_attempts && order.submitted.is_some();
     let kind = EventKind::Processing {
         attempt: order.attempt + 1,
+        may_add: !settling && !last_look,
     };
     Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
 }
@@ -326,6 +375,14 @@ fn current_attempt(views: &Views, unique_id: &str, attempt: u32) -> Result<Order
         return Err(Refusal::NotApplicable(order.status));
     }
     Ok(order.into_owned())
+}
+
+/// Whether the order was cleared while `attempt` ran: if that attempt books
+/// the line, the order is `completed` after all (the ERP has it).
+fn cleared_during(views: &Views, unique_id: &str, attempt: u32) -> bool {
+    views.order(unique_id).is_some_and(|o| {
+        o.status == Status::Failed && o.reason.as_deref() == Some("cleared") && o.attempt == attempt
+    })
 }
 
 fn decide_fail(views: &Views, command: &Command) -> Decision {
@@ -343,17 +400,7 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         return Err(Refusal::Unknown);
     };
     let order = current_attempt(views, unique_id, *attempt)?;
-    let used_up = order.attempts_in_round >= policy.max_attempts;
-    let retryable = !failure.is_final();
-    let is_final = !retryable || used_up;
-    let reason = if retryable && used_up {
-        format!(
-            "{} (gave up after {} attempts)",
-            failure.reason, order.attempts_in_round
-        )
-    } else {
-        failure.reason.clone()
-    };
+    let (is_final, reason, retry_at_ms) = judge_failure(&order, *attempt, failure, policy, *now_ms);
     let failed = EventKind::Failed {
         reason,
         failure: Some(failure.kind),
@@ -365,8 +412,7 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
     };
     let trace = trace_id.as_deref();
     let mut events = vec![NewEvent::order(unique_id, trace, failed)];
-    if !is_final {
-        let at_ms = now_ms + policy.backoff_ms(order.attempts_in_round);
+    if let (false, Some(at_ms)) = (is_final, retry_at_ms) {
         let next_attempt = attempt + 1;
         let kind = EventKind::RetryScheduled {
             next_attempt,
@@ -375,6 +421,54 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         events.push(NewEvent::order(unique_id, trace, kind));
     }
     Ok(events)
+}
+
+/// Whether a failure ends the order, its reason, and when to try again.
+/// A save whose outcome is unknown keeps the order from failing (and from
+/// adding a line) until its settle time has passed and a look found no
+/// line; looking costs no attempt.
+fn judge_failure(
+    order: &OrderView,
+    attempt: u32,
+    failure: &Failure,
+    policy: &RetryPolicy,
+    now_ms: u64,
+) -> (bool, String, Option<u64>) {
+    let used_up = order.attempts_in_round >= policy.max_attempts;
+    let gave_up = |reason: &str| {
+        format!(
+            "{reason} (gave up after {} attempts)",
+            order.attempts_in_round
+        )
+    };
+    let open = order
+        .submitted
+        .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
+    let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
+    if failure.kind == FailureKind::Unsettled {
+        if now_ms >= settled_at && used_up {
+            let reason =
+                "timeout: save not confirmed and no line on the case after the settle time";
+            return (true, gave_up(reason), None);
+        }
+        let at = if now_ms >= settled_at {
+            now_ms
+        } else {
+            (now_ms + LOOK_AGAIN_MS).min(settled_at)
+        };
+        return (false, failure.reason.clone(), Some(at));
+    }
+    if failure.is_final() {
+        return (true, failure.reason.clone(), None);
+    }
+    let backoff = now_ms + policy.backoff_ms(order.attempts_in_round);
+    match (used_up, open) {
+        (false, _) => (false, failure.reason.clone(), Some(backoff)),
+        // Attempts used up, but a save may still land: look once more after
+        // its settle time before failing.
+        (true, Some(_)) => (false, failure.reason.clone(), Some(backoff.max(settled_at))),
+        (true, None) => (true, gave_up(&failure.reason), None),
+    }
 }
 
 fn decide_requeue(views: &Views, unique_id: Option<&str>) -> Decision {

@@ -35,6 +35,14 @@ fn default_version() -> u32 {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 /// An order as OilMat sent it, without its password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderData {
@@ -104,6 +112,19 @@ pub enum EventKind {
     /// The worker started an attempt to book the order.
     Processing {
         /// 1 for the first attempt.
+        attempt: u32,
+        /// False when the attempt may only look for the line (an earlier
+        /// save's outcome is unknown and not yet settled, or the attempts
+        /// are used up): it adds nothing and costs no attempt. Absent in
+        /// older logs (true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        may_add: bool,
+    },
+    /// The worker is about to click save (recorded before the click): until
+    /// the outcome is known, the order adds no line (design.md rule 6).
+    #[serde(rename = "save submitted")]
+    SaveSubmitted {
+        /// The attempt that saves.
         attempt: u32,
     },
     /// The line is on the case.
@@ -196,6 +217,7 @@ impl EventKind {
             EventKind::Received { .. } => "received",
             EventKind::BadRequest { .. } => "bad request",
             EventKind::Processing { .. } => "processing",
+            EventKind::SaveSubmitted { .. } => "save submitted",
             EventKind::Completed { .. } => "completed",
             EventKind::Failed { .. } => "failed",
             EventKind::RetryScheduled { .. } => "retry scheduled",

@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::{file_stem, new_trace_id};
-use crate::erp::{self, book_line, Credentials, OrderLine};
-use crate::erp::{capture_evidence, BrowserSession};
+use super::new_trace_id;
+use crate::erp::{self, BrowserSession};
 use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, OrderView};
 use crate::order::{Booked, Failure, FailureKind};
 use crate::telemetry::tracing_otel;
 
-use super::intake::SealedLogin;
 use super::worker::{sync_pidfile, WorkerCtx};
 
 /// Runs one attempt in its own task; a panic there is a retryable failure.
@@ -88,16 +86,25 @@ async fn run_attempt(
     order: OrderView,
     trace_id: String,
 ) {
-    let Some(attempt) = start_attempt(ctx, &order.unique_id, &trace_id).await else {
+    let Some((attempt, may_add)) = start_attempt(ctx, &order.unique_id, &trace_id).await else {
         return;
     };
     tracing::Span::current().record("attempt", attempt);
     let started = Instant::now();
-    let outcome = book(ctx, session, &order).await;
+    let booking = super::booking::Attempt {
+        order: &order,
+        attempt,
+        may_add,
+        trace_id: &trace_id,
+    };
+    let outcome = super::booking::book(ctx, session, booking).await;
     let elapsed = started.elapsed();
     let mut evidence = EvidencePaths::default();
-    if let Err(error) = &outcome {
-        evidence = keep_evidence(ctx, session, &order.unique_id, attempt).await;
+    // A look that found no line while a save settles is no fault: no
+    // evidence, and the browser stays.
+    let fault = outcome.as_ref().err();
+    if let Some(error) = fault.filter(|e| e.kind != FailureKind::Unsettled) {
+        evidence = super::booking::keep_evidence(ctx, session, &order.unique_id, attempt).await;
         if !error.is_final() {
             session.reset().await;
             ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
@@ -116,15 +123,18 @@ async fn run_attempt(
     .await;
 }
 
-/// Records the start of an attempt; `None` if the order is no longer due.
-async fn start_attempt(ctx: &WorkerCtx, unique_id: &str, trace_id: &str) -> Option<u32> {
+/// Records the start of an attempt: its number and whether it may add the
+/// line; `None` if the order is no longer due.
+async fn start_attempt(ctx: &WorkerCtx, unique_id: &str, trace_id: &str) -> Option<(u32, bool)> {
     let command = Command::StartAttempt {
         unique_id: unique_id.to_string(),
         trace_id: Some(trace_id.to_string()),
+        now_ms: now_ms(),
+        policy: ctx.settings.retry,
     };
     match ctx.journal.execute(command).await {
         Ok(Ok(events)) => events.iter().find_map(|e| match e.kind {
-            EventKind::Processing { attempt } => Some(attempt),
+            EventKind::Processing { attempt, may_add } => Some((attempt, may_add)),
             _ => None,
         }),
         Ok(Err(refusal)) => {
@@ -136,118 +146,6 @@ async fn start_attempt(ctx: &WorkerCtx, unique_id: &str, trace_id: &str) -> Opti
             tokio::time::sleep(Duration::from_secs(1)).await;
             None
         }
-    }
-}
-
-async fn book(
-    ctx: &WorkerCtx,
-    session: &mut BrowserSession,
-    order: &OrderView,
-) -> erp::Result<Booked> {
-    let credentials = credentials(ctx, order).await?;
-    if switches_login(ctx, &credentials) {
-        // Another ERP user than the session's: start from a fresh browser.
-        session.reset().await;
-    }
-    let data = order
-        .order
-        .as_ref()
-        .ok_or_else(|| Failure::bad_input("order has no data"))?;
-    let line = OrderLine {
-        unique_id: order.unique_id.clone(),
-        case_id: data.case_id.clone(),
-        item_no: data.product_nr.clone(),
-        amount: data.product_amount.clone(),
-    };
-    let settings = &ctx.settings;
-    let work = async {
-        session.driver().await?;
-        sync_pidfile(ctx, session);
-        let browser = session.driver().await?;
-        book_line(
-            settings.erp_type,
-            browser,
-            &settings.erp_url,
-            &line,
-            &credentials,
-            settings.step_timeout,
-        )
-        .await
-    };
-    match tokio::time::timeout(settings.attempt_timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(Failure::timeout(&format!(
-            "attempt took longer than {} s",
-            settings.attempt_timeout.as_secs()
-        ))),
-    }
-}
-
-/// Remembers `credentials` as the session's login; true if they differ from the last.
-fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
-    let mut last = ctx
-        .session_login
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let switched = last.as_ref().is_some_and(|l| l != credentials);
-    *last = Some(credentials.clone());
-    switched
-}
-
-/// The ERP login for this order: the integration's own, else the order's.
-async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> erp::Result<Credentials> {
-    if let Some(own) = &ctx.settings.credentials {
-        return Ok(own.clone());
-    }
-    let key = order
-        .credentials_ref
-        .as_deref()
-        .ok_or_else(|| Failure::bad_input("order carried no credentials"))?;
-    let sealed = ctx
-        .journal
-        .secret(key)
-        .await
-        .map_err(|e| Failure::new(FailureKind::Other, format!("credentials unreadable: {e}")))?
-        .ok_or_else(|| Failure::bad_input("order's credentials are missing"))?;
-    let context = super::intake::credentials_context(&ctx.settings.name, &order.unique_id);
-    let plain = ctx
-        .cipher
-        .open(&sealed, &context)
-        .map_err(Failure::bad_input)?;
-    let login: SealedLogin =
-        serde_json::from_slice(&plain).map_err(|_| Failure::bad_input("credentials unreadable"))?;
-    Ok(Credentials {
-        username: login.username,
-        password: login.password,
-    })
-}
-
-async fn keep_evidence(
-    ctx: &WorkerCtx,
-    session: &mut BrowserSession,
-    unique_id: &str,
-    attempt: u32,
-) -> EvidencePaths {
-    if !session.is_open() {
-        return EvidencePaths::default();
-    }
-    let Ok(browser) = session.driver().await else {
-        return EvidencePaths::default();
-    };
-    let stem = format!("{}-attempt{attempt}", file_stem(unique_id));
-    let dir = ctx.settings.evidence_dir();
-    let saved = capture_evidence(browser, &dir, &stem).await;
-    super::evidence::prune(&dir, ctx.settings.evidence);
-    let relative = |p: Option<std::path::PathBuf>| {
-        p.map(|p| {
-            p.strip_prefix(ctx.settings.dir())
-                .map(|r| r.display().to_string())
-                .unwrap_or_else(|_| p.display().to_string())
-        })
-    };
-    EvidencePaths {
-        screenshot: relative(saved.screenshot),
-        page_source: relative(saved.page_source),
     }
 }
 
@@ -279,6 +177,8 @@ async fn record_outcome(
         Err(error) => {
             if error.is_final() {
                 ctx.state.failing_streak.store(0, Ordering::Relaxed);
+            } else if error.kind == FailureKind::Unsettled {
+                // Only looked; says nothing about the ERP's health.
             } else {
                 ctx.state.failing_streak.fetch_add(1, Ordering::Relaxed);
             }

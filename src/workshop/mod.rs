@@ -5,6 +5,7 @@
 //! drivers; the HTTP layers talk to these actors only.
 
 mod attempt;
+mod booking;
 pub mod evidence;
 pub mod intake;
 pub mod leftovers;
@@ -93,7 +94,7 @@ impl WorkshopSettings {
             erp_url: crate::config::base_url(erp_url).to_string(),
             data_dir,
             browser,
-            retry: tuning.retry.policy(),
+            retry: tuning.retry.policy(tuning.timeouts.settle()),
             step_timeout,
             attempt_timeout: tuning.timeouts.attempt(),
             idle_close: tuning.browser.idle_close(),
@@ -168,9 +169,11 @@ pub fn new_trace_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A unique id made safe for a file name.
+/// A unique id made safe for a file name, unique per id: ids that map to
+/// the same safe characters (`a/b`, `a:b`) differ in the hash of the whole
+/// id that ends the stem.
 pub fn file_stem(unique_id: &str) -> String {
-    unique_id
+    let safe: String = unique_id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
@@ -180,5 +183,27 @@ pub fn file_stem(unique_id: &str) -> String {
             }
         })
         .take(100)
-        .collect()
+        .collect();
+    format!("{safe}-{:08x}", fnv1a(unique_id.as_bytes()))
+}
+
+/// FNV-1a (32 bit): a stable hash, the same in every process and build.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash: u32, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_look_alike_get_their_own_file_stems() {
+        assert_ne!(file_stem("a/b"), file_stem("a:b"));
+        assert_eq!(file_stem("a/b"), file_stem("a/b"));
+        assert!(file_stem("a/b").starts_with("a_b-"));
+        let long = "x".repeat(300);
+        assert_ne!(file_stem(&long), file_stem(&format!("{long}y")));
+    }
 }

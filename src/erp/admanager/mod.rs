@@ -10,10 +10,18 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
+use super::fields::{check_typed, LineInputs};
 use super::probe::ProbeSteps;
-use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
+use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
 use super::waiting::{click, css, fill, holds, on_login_page, text_of, Cond};
 use crate::order::{Booked, FailureKind};
+
+/// The add-line inputs inside the frame, read back before a save.
+const INPUTS: LineInputs = LineInputs {
+    item: ITEM_INPUT,
+    amount: QTY_INPUT,
+    reference: NOTE_INPUT,
+};
 
 /// The admanager UI.
 pub(crate) struct Admanager;
@@ -38,7 +46,12 @@ impl ErpUi for Admanager {
         }
     }
 
-    async fn book_once(&self, page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+    async fn book_once<H: BeforeSave>(
+        &self,
+        page: &ErpPage<'_>,
+        line: &LineToBook<'_>,
+        gate: &SaveGate<'_, H>,
+    ) -> Result<BookingPass> {
         dismiss_stray_alert(page.driver).await;
         page.goto(&case_path(line.case_id), "open case").await?;
         if !open_case(page).await? {
@@ -47,9 +60,12 @@ impl ErpUi for Admanager {
         let Some(locked) = open_lines_frame(page).await? else {
             return Ok(BookingPass::LoginPage);
         };
-        let own_line = Cond::TextIs(css(LINE_NOTES), line.reference.clone());
         let check = tracing::info_span!("check reference");
-        if holds(page.driver, &own_line).instrument(check).await? {
+        if page
+            .has_reference(LINE_NOTES, &line.reference)
+            .instrument(check)
+            .await?
+        {
             tracing::info!("reference already on the case");
             return Ok(BookingPass::Done(Booked::AlreadyPresent));
         }
@@ -58,7 +74,8 @@ impl ErpUi for Admanager {
             let reason = format!("closed case: {text}");
             return Err(Failure::new(FailureKind::ClosedCase, reason));
         }
-        add_line(page, line).await
+        gate.check_may_add()?;
+        add_line(page, line, gate).await
     }
 
     async fn view_case(
@@ -133,17 +150,23 @@ async fn open_lines_frame(page: &ErpPage<'_>) -> Result<Option<bool>> {
 
 /// Adds the line inside the frame and waits until the reloaded frame shows it.
 #[tracing::instrument(skip_all, name = "add line")]
-async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+async fn add_line<H: BeforeSave>(
+    page: &ErpPage<'_>,
+    line: &LineToBook<'_>,
+    gate: &SaveGate<'_, H>,
+) -> Result<BookingPass> {
     let driver = page.driver;
     if !look_up_item(page, line.item_no).await? {
         return Ok(BookingPass::LoginPage);
     }
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(NOTE_INPUT), &line.reference).await?;
+    check_typed(driver, INPUTS, line).await?;
+    gate.submit().await?;
     let add = driver.find(css(ADD_BUTTON)).await?;
     click(driver, css(ADD_BUTTON), "confirm save").await?;
     let saved = [
-        Cond::TextIs(css(LINE_NOTES), line.reference.clone()),
+        Cond::TextIs(LINE_NOTES, line.reference.clone()),
         Cond::HasText(css(VALIDATION_ERROR)),
         Cond::Gone(add),
     ];
@@ -155,11 +178,12 @@ async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     }
 }
 
-/// The frame reloaded; decides what its new page says about the save.
+/// The frame reloaded; decides what its new page says about the save. The
+/// line counts as missing only from complete reads of the new page (a list
+/// that re-renders itself is no reload).
 async fn reloaded(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
     let driver = page.driver;
-    let own_line = Cond::TextIs(css(LINE_NOTES), line.reference.clone());
-    if holds(driver, &own_line).await? {
+    if page.has_reference(LINE_NOTES, &line.reference).await? {
         return Ok(BookingPass::Done(Booked::Added));
     }
     if holds(driver, &Cond::HasText(css(VALIDATION_ERROR))).await? {

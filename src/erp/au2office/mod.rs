@@ -10,10 +10,18 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
+use super::fields::{check_typed, LineInputs};
 use super::probe::ProbeSteps;
-use super::ui::{BookingPass, CaseView, ErpPage, ErpUi, LineToBook};
-use super::waiting::{click, css, css_string, fill, holds, text_of, Cond};
+use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
+use super::waiting::{click, css, css_string, fill, text_of, Cond};
 use crate::order::{Booked, FailureKind};
+
+/// The add-line dialog's inputs, read back before a save.
+const INPUTS: LineInputs = LineInputs {
+    item: ITEM_INPUT,
+    amount: QTY_INPUT,
+    reference: REFERENCE_INPUT,
+};
 
 /// The au2office UI.
 pub(crate) struct Au2office;
@@ -37,14 +45,22 @@ impl ErpUi for Au2office {
         }
     }
 
-    async fn book_once(&self, page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+    async fn book_once<H: BeforeSave>(
+        &self,
+        page: &ErpPage<'_>,
+        line: &LineToBook<'_>,
+        gate: &SaveGate<'_, H>,
+    ) -> Result<BookingPass> {
         page.goto(&case_path(line.case_id), "open case").await?;
         let Some(closed) = open_case(page, line.case_id).await? else {
             return Ok(BookingPass::LoginPage);
         };
-        let own_line = Cond::TextIs(css(LINE_REFERENCES), line.reference.clone());
         let check = tracing::info_span!("check reference");
-        if holds(page.driver, &own_line).instrument(check).await? {
+        if page
+            .has_reference(LINE_REFERENCES, &line.reference)
+            .instrument(check)
+            .await?
+        {
             tracing::info!("reference already on the case");
             return Ok(BookingPass::Done(Booked::AlreadyPresent));
         }
@@ -53,7 +69,8 @@ impl ErpUi for Au2office {
             let reason = format!("closed case: case {case_id} is closed");
             return Err(Failure::new(FailureKind::ClosedCase, reason));
         }
-        add_line(page, line).await
+        gate.check_may_add()?;
+        add_line(page, line, gate).await
     }
 
     async fn view_case(
@@ -101,7 +118,11 @@ async fn open_case(page: &ErpPage<'_>, case_id: &str) -> Result<Option<bool>> {
 
 /// Adds the line through the dialog and waits until the table shows it.
 #[tracing::instrument(skip_all, name = "add line")]
-async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
+async fn add_line<H: BeforeSave>(
+    page: &ErpPage<'_>,
+    line: &LineToBook<'_>,
+    gate: &SaveGate<'_, H>,
+) -> Result<BookingPass> {
     let driver = page.driver;
     click(driver, css(ADD_LINE), "line dialog").await?;
     let dialog = [Cond::Shown(css(ITEM_INPUT))];
@@ -111,6 +132,8 @@ async fn add_line(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     }
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(REFERENCE_INPUT), &line.reference).await?;
+    check_typed(driver, INPUTS, line).await?;
+    gate.submit().await?;
     click(driver, css(SAVE), "confirm save").await?;
     confirm_save(page, line).await
 }
@@ -142,7 +165,7 @@ async fn look_up_item(page: &ErpPage<'_>, item_no: &str) -> Result<bool> {
 #[tracing::instrument(skip_all, name = "confirm")]
 async fn confirm_save(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPass> {
     let outcome = [
-        Cond::TextIs(css(LINE_REFERENCES), line.reference.clone()),
+        Cond::TextIs(LINE_REFERENCES, line.reference.clone()),
         Cond::HasText(css(DIALOG_ERROR)),
         Cond::HasText(css(DIALOG_REFUSAL)),
     ];

@@ -22,10 +22,14 @@ type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
 
-mod counters;
+mod classes;
 mod health;
-pub use counters::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
+mod stored;
+use crate::order::FailureKind;
+use classes::failure_classes;
+pub use classes::{failure_class, failure_class_of, FAILURE_CLASSES};
 pub use health::{ErpHealth, Outage};
+pub use stored::{Snapshot, SnapshotRef, SNAPSHOT_FORMAT};
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,7 +88,21 @@ pub struct OrderView {
     /// Trace id of the request that created it.
     pub trace_id: Option<String>,
     /// That request's server span id, the parent of the attempt spans.
+    #[serde(default)]
     pub span_id: Option<String>,
+    /// When a save whose outcome is still unknown was submitted (ms since
+    /// epoch), and by which attempt: until it settles, the order only looks.
+    #[serde(default)]
+    pub submitted: Option<Submission>,
+}
+
+/// A `save submitted` without a known outcome yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The attempt that clicked save.
+    pub attempt: u32,
+    /// When (ms since epoch).
+    pub at_ms: u64,
 }
 
 impl OrderView {
@@ -101,6 +119,7 @@ impl OrderView {
             received_ms: 0,
             trace_id: None,
             span_id: None,
+            submitted: None,
         }
     }
 
@@ -129,25 +148,40 @@ impl OrderView {
                 self.received_ms = event.ts_ms;
                 self.trace_id = event.trace_id.clone();
                 self.span_id = span_id.clone();
+                self.submitted = None;
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
                 self.reason = Some(reason.clone());
             }
-            EventKind::Processing { attempt } => {
+            EventKind::Processing { attempt, may_add } => {
                 self.status = Status::Processing;
                 self.attempt = *attempt;
-                self.attempts_in_round += 1;
+                self.attempts_in_round += u32::from(*may_add);
                 self.retry_at_ms = None;
+            }
+            EventKind::SaveSubmitted { attempt } => {
+                self.submitted = Some(Submission {
+                    attempt: *attempt,
+                    at_ms: event.ts_ms,
+                });
             }
             EventKind::Completed { .. } => {
                 self.status = Status::Completed;
                 self.reason = None;
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::Failed {
-                reason, is_final, ..
+                reason,
+                is_final,
+                failure,
+                attempt,
+                ..
             } => {
+                if refused_save(self.submitted, *attempt, failure_kind(*failure, reason)) {
+                    self.submitted = None;
+                }
                 self.status = if *is_final {
                     Status::Failed
                 } else {
@@ -160,12 +194,14 @@ impl OrderView {
                 self.status = Status::Failed;
                 self.reason = Some("cleared".to_string());
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::Requeued => {
                 self.status = Status::Received;
                 self.reason = None;
                 self.attempts_in_round = 0;
                 self.retry_at_ms = None;
+                self.submitted = None;
             }
             EventKind::WorkerStarted { .. }
             | EventKind::WorkerStopped { .. }
@@ -174,10 +210,49 @@ impl OrderView {
         }
     }
 
+    /// The submission whose outcome is unknown and whose settle time has
+    /// not passed at `now_ms`, if any.
+    pub fn unsettled(&self, now_ms: u64, settle_ms: u64) -> Option<Submission> {
+        self.submitted
+            .filter(|s| now_ms < s.at_ms.saturating_add(settle_ms))
+    }
+
     /// True while the order is on the task queue (waiting or in progress).
     pub fn is_pending(&self) -> bool {
         matches!(self.status, Status::Received | Status::Processing)
     }
+}
+
+/// Whether a failure of `kind` in `attempt` says that the ERP refused the
+/// submitted save (it showed its error): then the save's outcome is known.
+pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKind) -> bool {
+    kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
+}
+
+/// Counters derived from the log, so they survive restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// `received` events (requeues not counted).
+    pub received: u64,
+    /// `bad request` events.
+    pub bad_requests: u64,
+    /// Attempts started.
+    pub attempts: u64,
+    /// Attempts after the first of a round.
+    pub retries: u64,
+    /// Orders completed.
+    pub completed: u64,
+    /// Completed orders whose line was already on the case.
+    pub completed_already_present: u64,
+    /// Orders failed for good.
+    pub failed: u64,
+    /// Orders failed for good, by [`failure_class`] of their reason.
+    #[serde(deserialize_with = "failure_classes")]
+    pub failed_by_class: BTreeMap<&'static str, u64>,
+    /// Orders cleared by an operator.
+    pub cleared: u64,
+    /// Orders requeued.
+    pub requeued: u64,
 }
 
 /// Everything folded from one workshop's log.
@@ -395,115 +470,6 @@ impl Views {
             EventKind::Cleared { .. } => c.cleared += 1,
             EventKind::Requeued => c.requeued += 1,
             _ => {}
-        }
-    }
-}
-
-/// The format [`Views::snapshot`] writes; a snapshot of another is not used.
-pub const SNAPSHOT_FORMAT: u32 = 1;
-
-/// The views as of one event, as a snapshot file holds them: restoring it
-/// and folding the events after `last_seq` gives the views of the whole log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Snapshot {
-    /// [`SNAPSHOT_FORMAT`] when written.
-    pub format: u32,
-    /// The last event folded in.
-    pub last_seq: u64,
-    orders: Vec<OrderView>,
-    completed: Vec<Box<str>>,
-    task_queue: Vec<(u64, String)>,
-    error_queue: Vec<(u64, String)>,
-    worker_wanted: bool,
-    counters: Counters,
-    last_completed_ms: Option<u64>,
-    last_error: Option<(String, u64)>,
-    #[serde(default)]
-    health: ErpHealth,
-}
-
-/// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
-/// reads back (serialized without copying the views).
-#[derive(Serialize)]
-pub struct SnapshotRef<'a> {
-    format: u32,
-    last_seq: u64,
-    #[serde(serialize_with = "values")]
-    orders: &'a Map<String, Box<OrderView>>,
-    #[serde(serialize_with = "items")]
-    completed: &'a Set<Box<str>>,
-    #[serde(serialize_with = "items")]
-    task_queue: &'a BTreeMap<u64, String>,
-    #[serde(serialize_with = "items")]
-    error_queue: &'a BTreeMap<u64, String>,
-    worker_wanted: bool,
-    counters: &'a Counters,
-    last_completed_ms: Option<u64>,
-    last_error: &'a Option<(String, u64)>,
-    health: &'a ErpHealth,
-}
-
-fn values<S: serde::Serializer>(
-    map: &&Map<String, Box<OrderView>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_seq(map.values())
-}
-
-fn items<'a, C, S>(items: &&'a C, s: S) -> Result<S::Ok, S::Error>
-where
-    &'a C: IntoIterator,
-    <&'a C as IntoIterator>::Item: Serialize,
-    S: serde::Serializer,
-{
-    s.collect_seq(*items)
-}
-
-impl Views {
-    /// A snapshot of these views, to serialize.
-    pub fn snapshot(&self) -> SnapshotRef<'_> {
-        SnapshotRef {
-            format: SNAPSHOT_FORMAT,
-            last_seq: self.last_seq,
-            orders: &self.orders,
-            completed: &self.completed,
-            task_queue: &self.task_queue,
-            error_queue: &self.error_queue,
-            worker_wanted: self.worker_wanted,
-            counters: &self.counters,
-            last_completed_ms: self.last_completed_ms,
-            last_error: &self.last_error,
-            health: &self.health,
-        }
-    }
-
-    /// The views a snapshot holds.
-    pub fn restore(snapshot: Snapshot) -> Views {
-        let mut queue_keys = Map::default();
-        for (kind, queue) in [
-            (QueueKind::Task, &snapshot.task_queue),
-            (QueueKind::Error, &snapshot.error_queue),
-        ] {
-            for (seq, id) in queue {
-                queue_keys.insert(id.clone(), (kind, *seq));
-            }
-        }
-        Views {
-            orders: snapshot
-                .orders
-                .into_iter()
-                .map(|o| (o.unique_id.clone(), Box::new(o)))
-                .collect(),
-            completed: snapshot.completed.into_iter().collect(),
-            task_queue: snapshot.task_queue.into_iter().collect(),
-            error_queue: snapshot.error_queue.into_iter().collect(),
-            queue_keys,
-            worker_wanted: snapshot.worker_wanted,
-            counters: snapshot.counters,
-            last_seq: snapshot.last_seq,
-            last_completed_ms: snapshot.last_completed_ms,
-            last_error: snapshot.last_error,
-            health: snapshot.health,
         }
     }
 }

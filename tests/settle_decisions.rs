@@ -1,0 +1,207 @@
+//! Given/when/then tests of the settle rule (design.md rule 6): a save whose
+//! outcome is unknown keeps its order from adding a line, and from failing,
+//! until its settle time has passed; looking costs no attempt.
+
+use oilmat_erp::event_log::commands::decide;
+use oilmat_erp::event_log::{
+    Command, EventKind, EvidencePaths, OrderData, RetryPolicy, Status, Views,
+};
+use oilmat_erp::order::Failure;
+
+const ID: &str = "o-1";
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 2,
+        initial_backoff_ms: 100,
+        max_backoff_ms: 1_000,
+        settle_ms: 60_000,
+    }
+}
+
+/// Decides `command` at `now` and folds its events in; the events.
+fn run(views: &mut Views, now: u64, command: Command) -> Vec<EventKind> {
+    let events = decide(views, &command).expect("decided");
+    events
+        .into_iter()
+        .map(|new| {
+            let event = new.stamp(views.last_seq + 1, now);
+            views.apply(&event);
+            event.kind
+        })
+        .collect()
+}
+
+fn received() -> Views {
+    let mut views = Views::new();
+    let order = OrderData {
+        workshop: "w".into(),
+        case_id: "1".into(),
+        product_nr: "10".into(),
+        product_amount: "1".into(),
+        username: None,
+    };
+    let create = Command::Create {
+        unique_id: ID.into(),
+        order,
+        credentials: None,
+        trace_id: None,
+        span_id: None,
+    };
+    run(&mut views, 0, create);
+    views
+}
+
+/// Starts an attempt at `now`; whether it may add.
+fn start(views: &mut Views, now: u64) -> (u32, bool) {
+    let start = Command::StartAttempt {
+        unique_id: ID.into(),
+        trace_id: None,
+        now_ms: now,
+        policy: policy(),
+    };
+    match run(views, now, start).as_slice() {
+        [EventKind::Processing { attempt, may_add }] => (*attempt, *may_add),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn submit(views: &mut Views, now: u64, attempt: u32) {
+    let submit = Command::SubmitSave {
+        unique_id: ID.into(),
+        attempt,
+        trace_id: None,
+    };
+    run(views, now, submit);
+}
+
+/// Fails the attempt at `now`: whether final, and the retry time.
+fn fail(views: &mut Views, now: u64, attempt: u32, failure: Failure) -> (bool, Option<u64>) {
+    let fail = Command::Fail {
+        unique_id: ID.into(),
+        attempt,
+        failure,
+        evidence: EvidencePaths::default(),
+        duration_ms: 1,
+        policy: policy(),
+        now_ms: now,
+        trace_id: None,
+    };
+    let events = run(views, now, fail);
+    let is_final = events
+        .iter()
+        .any(|e| matches!(e, EventKind::Failed { is_final: true, .. }));
+    let at = events.iter().find_map(|e| match e {
+        EventKind::RetryScheduled { at_ms, .. } => Some(*at_ms),
+        _ => None,
+    });
+    (is_final, at)
+}
+
+fn status(views: &Views) -> (Status, String) {
+    let order = views.order(ID).unwrap();
+    (order.status, order.reason.clone().unwrap_or_default())
+}
+
+#[test]
+fn an_unconfirmed_save_only_looks_until_it_settles_then_may_add() {
+    // Given a save submitted at 1 s whose confirmation timed out
+    let mut views = received();
+    let (attempt, may_add) = start(&mut views, 1_000);
+    assert!(may_add);
+    submit(&mut views, 1_000, attempt);
+    let (is_final, at) = fail(&mut views, 4_000, attempt, Failure::timeout("confirm save"));
+    assert!(!is_final);
+    // When the retry starts before the settle time, then it only looks
+    let (look, may_add) = start(&mut views, at.unwrap());
+    assert!(!may_add);
+    // and a look without the line is parked a few seconds, costing nothing
+    let (is_final, at) = fail(&mut views, 5_000, look, Failure::unsettled());
+    assert!(!is_final);
+    assert_eq!(at, Some(8_000));
+    assert_eq!(views.order(ID).unwrap().attempts_in_round, 1);
+    // When the settle time has passed, then the next attempt may add.
+    let (_, may_add) = start(&mut views, 61_000);
+    assert!(may_add);
+}
+
+#[test]
+fn used_up_attempts_do_not_fail_an_order_whose_save_is_unsettled() {
+    // Given two attempts (the maximum), the second with an unconfirmed save
+    let mut views = received();
+    let (first, _) = start(&mut views, 0);
+    fail(&mut views, 10, first, Failure::timeout("open case"));
+    let (second, may_add) = start(&mut views, 200);
+    assert!(may_add);
+    submit(&mut views, 1_000, second);
+    // When it times out, then it is not failed: a look is due after the settle time
+    let (is_final, at) = fail(&mut views, 4_000, second, Failure::timeout("confirm save"));
+    assert!(!is_final);
+    assert_eq!(at, Some(61_000));
+    assert_eq!(status(&views).0, Status::Processing);
+    // When that look (it may not add: the attempts are used up) finds nothing,
+    // then the order fails, saying why.
+    let (look, may_add) = start(&mut views, 61_000);
+    assert!(!may_add);
+    let (is_final, _) = fail(&mut views, 62_000, look, Failure::unsettled());
+    assert!(is_final);
+    let (state, reason) = status(&views);
+    assert_eq!(state, Status::Failed);
+    assert!(
+        reason.starts_with("timeout: save not confirmed"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_save_the_erp_refused_is_settled_at_once() {
+    // Given a submitted save that the ERP answered with its error
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    submit(&mut views, 100, attempt);
+    let refused = Failure::erp_server_error("HTTP 500");
+    let (is_final, at) = fail(&mut views, 200, attempt, refused);
+    assert!(!is_final);
+    // When the retry starts, then it may add at once.
+    let (_, may_add) = start(&mut views, at.unwrap());
+    assert!(may_add);
+}
+
+#[test]
+fn old_processing_events_may_add() {
+    let old = r#"{"v":1,"seq":2,"ts_ms":5,"unique_id":"o-1","kind":"processing","attempt":1}"#;
+    let event: oilmat_erp::event_log::Event = serde_json::from_str(old).unwrap();
+    assert_eq!(
+        event.kind,
+        EventKind::Processing {
+            attempt: 1,
+            may_add: true
+        }
+    );
+}
+
+#[test]
+fn a_clear_during_an_attempt_that_books_the_line_ends_completed() {
+    // Given an attempt in progress
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    // When the task queue is cleared, then the order is failed: cleared
+    run(
+        &mut views,
+        10,
+        Command::Clear {
+            queue: oilmat_erp::event_log::QueueKind::Task,
+        },
+    );
+    assert_eq!(status(&views), (Status::Failed, "cleared".to_string()));
+    // When the attempt then books its line, then the order is completed.
+    let complete = Command::Complete {
+        unique_id: ID.into(),
+        attempt,
+        already_present: false,
+        duration_ms: 1,
+        trace_id: None,
+    };
+    run(&mut views, 20, complete);
+    assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+}
