@@ -29,6 +29,9 @@ pub async fn capture_evidence(driver: &WebDriver, dir: &Path, stem: &str) -> Evi
         tracing::warn!(dir = %dir.display(), error = %e, "cannot create evidence dir");
         return Evidence::default();
     }
+    if let Err(e) = crate::workshop::evidence::make_private_dir(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot make the evidence dir private");
+    }
     let stem = safe_stem(stem);
     let png = dir.join(format!("{stem}.png"));
     let html = dir.join(format!("{stem}.html"));
@@ -69,7 +72,7 @@ where
             return None;
         }
     };
-    match std::fs::write(&path, bytes) {
+    match crate::workshop::evidence::write_private(&path, &bytes) {
         Ok(()) => Some(path),
         Err(e) => {
             tracing::warn!(file = %path.display(), error = %e, "evidence not written");

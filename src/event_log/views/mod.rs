@@ -7,7 +7,11 @@
 //! Memory: an order's details are kept while it can still change (waiting,
 //! in progress, failed, refused). A completed order is final: only its id is
 //! kept, so that a repeated `unique_id` is still recognised exactly, at a
-//! few dozen bytes per completed order instead of the whole order.
+//! few dozen bytes per completed order instead of the whole order. Ids that
+//! were only ever bad requests are kept up to [`BAD_REQUESTS_KEPT`], the
+//! newest by the event that refused them; older ones are forgotten (their
+//! status answers 404), so that a flood of refused requests cannot grow the
+//! views without bound.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -22,8 +26,12 @@ type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
 
+mod bad;
 mod counters;
+mod snapshot;
+pub use bad::{BadRequests, BAD_REQUESTS_KEPT};
 pub use counters::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
+pub use snapshot::{Snapshot, SnapshotRef, SNAPSHOT_FORMAT};
 
 /// The statuses `/check_order_status` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,6 +91,9 @@ pub struct OrderView {
     pub trace_id: Option<String>,
     /// That request's server span id, the parent of the attempt spans.
     pub span_id: Option<String>,
+    /// The seq of the event that last refused it, while it is only a bad request.
+    #[serde(default)]
+    pub bad_seq: u64,
 }
 
 impl OrderView {
@@ -99,6 +110,7 @@ impl OrderView {
             received_ms: 0,
             trace_id: None,
             span_id: None,
+            bad_seq: 0,
         }
     }
 
@@ -198,6 +210,8 @@ pub struct Views {
     pub last_completed_ms: Option<u64>,
     /// The last final failure: reason and when.
     pub last_error: Option<(String, u64)>,
+    /// The ids that are only bad requests, oldest first, bounded.
+    pub bad_requests: BadRequests,
 }
 
 impl Default for Views {
@@ -214,6 +228,7 @@ impl Default for Views {
             last_seq: 0,
             last_completed_ms: None,
             last_error: None,
+            bad_requests: BadRequests::default(),
         }
     }
 }
@@ -308,10 +323,19 @@ impl Views {
         };
         order.apply(event);
         let done = order.status == Status::Completed;
+        let only_bad = order.status == Status::BadRequest && order.order.is_none();
         self.place(id, event);
         if done {
             self.orders.remove(id);
             self.completed.insert(id.into());
+        }
+        if only_bad {
+            order_bad_seq(&mut self.orders, id, event.seq);
+            for old in self.bad_requests.note(id, event.seq) {
+                self.orders.remove(&*old);
+            }
+        } else {
+            self.bad_requests.forget(id);
         }
     }
 
@@ -387,106 +411,10 @@ impl Views {
     }
 }
 
-/// The format [`Views::snapshot`] writes; a snapshot of another is not used.
-pub const SNAPSHOT_FORMAT: u32 = 1;
-
-/// The views as of one event, as a snapshot file holds them: restoring it
-/// and folding the events after `last_seq` gives the views of the whole log.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Snapshot {
-    /// [`SNAPSHOT_FORMAT`] when written.
-    pub format: u32,
-    /// The last event folded in.
-    pub last_seq: u64,
-    orders: Vec<OrderView>,
-    completed: Vec<Box<str>>,
-    task_queue: Vec<(u64, String)>,
-    error_queue: Vec<(u64, String)>,
-    worker_wanted: bool,
-    counters: Counters,
-    last_completed_ms: Option<u64>,
-    last_error: Option<(String, u64)>,
-}
-
-/// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
-/// reads back (serialized without copying the views).
-#[derive(Serialize)]
-pub struct SnapshotRef<'a> {
-    format: u32,
-    last_seq: u64,
-    #[serde(serialize_with = "values")]
-    orders: &'a Map<String, Box<OrderView>>,
-    #[serde(serialize_with = "items")]
-    completed: &'a Set<Box<str>>,
-    #[serde(serialize_with = "items")]
-    task_queue: &'a BTreeMap<u64, String>,
-    #[serde(serialize_with = "items")]
-    error_queue: &'a BTreeMap<u64, String>,
-    worker_wanted: bool,
-    counters: &'a Counters,
-    last_completed_ms: Option<u64>,
-    last_error: &'a Option<(String, u64)>,
-}
-
-fn values<S: serde::Serializer>(
-    map: &&Map<String, Box<OrderView>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_seq(map.values())
-}
-
-fn items<'a, C, S>(items: &&'a C, s: S) -> Result<S::Ok, S::Error>
-where
-    &'a C: IntoIterator,
-    <&'a C as IntoIterator>::Item: Serialize,
-    S: serde::Serializer,
-{
-    s.collect_seq(*items)
-}
-
-impl Views {
-    /// A snapshot of these views, to serialize.
-    pub fn snapshot(&self) -> SnapshotRef<'_> {
-        SnapshotRef {
-            format: SNAPSHOT_FORMAT,
-            last_seq: self.last_seq,
-            orders: &self.orders,
-            completed: &self.completed,
-            task_queue: &self.task_queue,
-            error_queue: &self.error_queue,
-            worker_wanted: self.worker_wanted,
-            counters: &self.counters,
-            last_completed_ms: self.last_completed_ms,
-            last_error: &self.last_error,
-        }
-    }
-
-    /// The views a snapshot holds.
-    pub fn restore(snapshot: Snapshot) -> Views {
-        let mut queue_keys = Map::default();
-        for (kind, queue) in [
-            (QueueKind::Task, &snapshot.task_queue),
-            (QueueKind::Error, &snapshot.error_queue),
-        ] {
-            for (seq, id) in queue {
-                queue_keys.insert(id.clone(), (kind, *seq));
-            }
-        }
-        Views {
-            orders: snapshot
-                .orders
-                .into_iter()
-                .map(|o| (o.unique_id.clone(), Box::new(o)))
-                .collect(),
-            completed: snapshot.completed.into_iter().collect(),
-            task_queue: snapshot.task_queue.into_iter().collect(),
-            error_queue: snapshot.error_queue.into_iter().collect(),
-            queue_keys,
-            worker_wanted: snapshot.worker_wanted,
-            counters: snapshot.counters,
-            last_seq: snapshot.last_seq,
-            last_completed_ms: snapshot.last_completed_ms,
-            last_error: snapshot.last_error,
-        }
+/// Records on the order the seq of the event that refused it (what a
+/// snapshot restores the bad-request order from).
+fn order_bad_seq(orders: &mut Map<String, Box<OrderView>>, id: &str, seq: u64) {
+    if let Some(order) = orders.get_mut(id) {
+        order.bad_seq = seq;
     }
 }
