@@ -172,3 +172,27 @@ proptest! {
         let _ = HostConfig::parse(&text);
     }
 }
+
+#[test]
+fn the_example_works_under_the_access_rules_and_holds_no_password() {
+    let config = HostConfig::parse(EXAMPLE).unwrap();
+    let hosses = &config.workshops["hosses"];
+    assert!(hosses.listen.unwrap().is_loopback());
+    assert!(hosses.password.is_none());
+    assert_eq!(hosses.password_env.as_deref(), Some("HOSSES_ERP_PASSWORD"));
+    assert!(!EXAMPLE.contains("password = \"demo"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_example_is_written_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oilmat.toml");
+    let (_, created) = HostConfig::load_or_create(&path).unwrap();
+    assert!(created);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (_, created) = HostConfig::load_or_create(&path).unwrap();
+    assert!(!created);
+}
