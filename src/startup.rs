@@ -35,6 +35,11 @@ pub async fn run_workshop(
     let cipher = Cipher::load(&settings.data_dir)?;
     let name = settings.name.clone();
     let erp = settings.erp_type;
+    if settings.api_key.is_none() {
+        tracing::warn!(
+            "no --api-key-env given: /create accepts anonymous orders (as the original did)"
+        );
+    }
     let ws = workshop::start(settings, cipher).context("cannot start the workshop")?;
     if !admin.is_set() {
         tracing::warn!(
