@@ -114,7 +114,7 @@ fn config_text(n: usize, logs: &std::path::Path) -> String {
         let port = listener.local_addr().expect("addr").port();
         let _ = write!(
             text,
-            "\n[workshops.ws{i:03}]\nerp_type = \"au2office\"\nerp_url = \"http://127.0.0.1:9\"\nport = {port}\nusername = \"u\"\npassword = \"p\"\nactive = true\n"
+            "\n[workshops.ws{i:03}]\nerp_type = \"au2office\"\nerp_url = \"http://127.0.0.1:9\"\nport = {port}\nlisten = \"127.0.0.1\"\nusername = \"u\"\npassword = \"p\"\nactive = true\n"
         );
     }
     text

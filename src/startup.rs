@@ -35,10 +35,15 @@ pub async fn run_workshop(
     let cipher = Cipher::load(&settings.data_dir)?;
     let name = settings.name.clone();
     let erp = settings.erp_type;
+    if settings.api_key.is_none() {
+        tracing::warn!(
+            "no --api-key-env given: /create accepts anonymous orders (as the original did)"
+        );
+    }
     let ws = workshop::start(settings, cipher).context("cannot start the workshop")?;
     if !admin.is_set() {
         tracing::warn!(
-            "no OILMAT_ADMIN_TOKEN set: control endpoints accept callers on loopback only"
+            "no OILMAT_ADMIN_TOKEN set: control endpoints accept only callers local in every way (loopback peer, loopback Host, no proxy headers)"
         );
     }
     let (kill_tx, mut kill_rx) = watch::channel(false);
@@ -137,7 +142,7 @@ fn management_address(listen: &str, admin: &AdminToken) -> anyhow::Result<Socket
             tracing::warn!(%addr, "no OILMAT_ADMIN_TOKEN set: the management API listens on loopback only");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         } else {
-            tracing::warn!("no OILMAT_ADMIN_TOKEN set: the management API accepts loopback callers without a token");
+            tracing::warn!("no OILMAT_ADMIN_TOKEN set: the management API accepts without a token only callers local in every way (loopback peer, loopback Host, no proxy headers)");
         }
     }
     Ok(addr)

@@ -80,6 +80,10 @@ pub struct WorkshopArgs {
     /// The address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     pub host: String,
+    /// The environment variable holding the API key `/create` then needs
+    /// (`X-Api-Key`); without it `/create` is anonymous, as the original's.
+    #[arg(long)]
+    pub api_key_env: Option<String>,
     #[command(flatten)]
     pub data: DataDir,
     #[command(flatten)]

@@ -35,6 +35,13 @@ impl WorkshopArgs {
             &self.tuning,
         );
         settings.probe = self.probe.settings()?;
+        if let Some(var) = &self.api_key_env {
+            let key = std::env::var(var)
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+                .with_context(|| format!("--api-key-env: ${var} is not set"))?;
+            settings.api_key = Some(crate::secrets::Secret::new(key));
+        }
         Ok(settings)
     }
 }

@@ -9,6 +9,7 @@
 pub mod tuning;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -36,18 +37,23 @@ webdriver = "spawn"
 # environment (OILMAT_ADMIN_TOKEN); without one, it listens on loopback only.
 listen = "127.0.0.1:8080"
 
-# One table per workshop; the same fields as PUT /integrations/{workshop}.
-# This one works as it is against the sandbox ERP:
+# One table per workshop; the same fields as PUT /integrations/{workshop}
+# (except password_env, which is for this file only).
+# This one works against the sandbox ERP:
 #   oilmat-erp sandbox admanager --port 8000
-# (then seed a user demo/demo-password, a case and an item through /_sandbox/).
+# (then seed a user demo/demo-password, a case and an item through /_sandbox/)
+# with the password in the environment: HOSSES_ERP_PASSWORD=demo-password
 [workshops.hosses]
 erp_type = "admanager"            # au2office or admanager
 erp_url = "http://127.0.0.1:8000" # the ERP's base URL
 port = 5000                       # the workshop's own HTTP API (OilMat posts /create here)
+listen = "127.0.0.1"              # its address (default 0.0.0.0: then api_key is needed)
 username = "demo"                 # the ERP user the worker logs in as
-password = "demo-password"        # or password_env = "HOSSES_ERP_PASSWORD"; stored encrypted once read
+password_env = "HOSSES_ERP_PASSWORD" # or password = "..." (plain text in this file); stored encrypted once read
 active = true                     # start it with the host
-# api_key = "..."                 # if set, /create needs the header X-Api-Key
+# api_key = "..."                 # /create needs the header X-Api-Key; required when
+#                                 # listen is not loopback, unless:
+# allow_anonymous_create = true   # accept anonymous /create on a non-loopback listen (a warning at start)
 # probe_case = "558"              # a case the synthetic check opens (never changes): oilmat-erp check hosses
 # probe_interval_secs = 300       # also probe every 300 s while idle (metric oilmat_probe_success); 0/absent: off
 
@@ -143,6 +149,15 @@ pub struct IntegrationConfig {
     /// Start it with the host.
     #[serde(default)]
     pub active: Option<bool>,
+    /// The address its HTTP API listens on (the port is `port`); default
+    /// `0.0.0.0`. Anything but loopback needs `api_key` or
+    /// `allow_anonymous_create = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<IpAddr>,
+    /// Accept `/create` without a key on a non-loopback `listen` (said in so
+    /// many words; warned about at start and flagged in the overview).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_anonymous_create: Option<bool>,
     /// If set, `/create` needs `X-Api-Key` (never shown back).
     #[serde(
         default,
@@ -231,6 +246,10 @@ impl IntegrationConfig {
                 .clone()
                 .or_else(|| self.password_env.clone()),
             active: change.active.or(self.active),
+            listen: change.listen.or(self.listen),
+            allow_anonymous_create: change
+                .allow_anonymous_create
+                .or(self.allow_anonymous_create),
             api_key: change.api_key.clone().or_else(|| self.api_key.clone()),
             probe_case: change
                 .probe_case
@@ -278,7 +297,7 @@ impl HostConfig {
     pub fn load_or_create(path: &Path) -> anyhow::Result<(HostConfig, bool)> {
         let created = !path.exists();
         if created {
-            std::fs::write(path, EXAMPLE)
+            write_private(path, EXAMPLE)
                 .with_context(|| format!("cannot write an example config to {}", path.display()))?;
         }
         let text = std::fs::read_to_string(path)
@@ -289,178 +308,17 @@ impl HostConfig {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn the_example_parses() {
-        let config = HostConfig::parse(EXAMPLE).unwrap();
-        let hosses = &config.workshops["hosses"];
-        assert_eq!(hosses.erp_type.as_deref(), Some("admanager"));
-        assert_eq!(hosses.port, Some(5000));
-        assert_eq!(config.management.listen, "127.0.0.1:8080");
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let err = HostConfig::parse("data_dir = \"x\"\nbogus = 1\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("bogus"), "{err}");
-        let err = HostConfig::parse("[workshops.a]\nprot = 1\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("prot"), "{err}");
-    }
-
-    #[test]
-    fn a_change_keeps_what_it_leaves_out() {
-        let base = IntegrationConfig {
-            erp_type: Some("au2office".into()),
-            password: Some(Secret::new("pw")),
-            port: Some(5000),
-            ..Default::default()
-        };
-        let change = IntegrationConfig {
-            port: Some(5001),
-            ..Default::default()
-        };
-        let merged = base.merged(&change);
-        assert_eq!(merged.port, Some(5001));
-        assert_eq!(merged.password.unwrap().expose(), "pw");
-    }
-
-    #[test]
-    fn probe_settings_parse_and_merge() {
-        let config =
-            HostConfig::parse("[workshops.a]\nprobe_case = \"0558\"\nprobe_interval_secs = 60\n")
-                .unwrap();
-        let a = &config.workshops["a"];
-        assert_eq!(a.probe_case.as_deref(), Some("0558"));
-        assert_eq!(a.probe_interval_secs, Some(60));
-        let off = IntegrationConfig {
-            probe_interval_secs: Some(0),
-            ..Default::default()
-        };
-        let merged = a.merged(&off);
-        assert_eq!(merged.probe_case.as_deref(), Some("0558"));
-        assert_eq!(merged.probe_interval_secs, Some(0));
-    }
-
-    #[test]
-    fn tuning_tables_parse_into_typed_settings() {
-        let config = HostConfig::parse(
-            "[workshops.x]\nerp_url = \"http://erp.example/base/\"\n\
-             [workshops.x.retry]\nmax_attempts = 2\ninitial_backoff_ms = 10\n\
-             [workshops.x.timeouts]\nstep_secs = 7\nsettle_secs = 30\n\
-             [workshops.x.browser]\nidle_close_secs = 9\n\
-             [workshops.x.evidence]\nmax_files = 5\n",
-        )
-        .unwrap();
-        let x = &config.workshops["x"];
-        assert_eq!(x.erp_url.as_ref().unwrap().host_str(), Some("erp.example"));
-        let tuning = x.tuning();
-        assert_eq!(
-            tuning.retry,
-            RetryPolicy {
-                max_attempts: 2,
-                initial_backoff_ms: 10,
-                max_backoff_ms: RetryPolicy::DEFAULT.max_backoff_ms,
-            }
-        );
-        assert_eq!(
-            tuning.timeouts,
-            Timeouts {
-                step_secs: 7,
-                attempt_secs: 120,
-                settle_secs: 30
-            }
-        );
-        assert_eq!(tuning.browser.idle_close_secs, 9);
-        assert_eq!(tuning.evidence.max_files, 5);
-        assert_eq!(tuning.evidence.max_age_days, 30);
-        // Tables left out take their defaults.
-        let plain = HostConfig::parse("[workshops.y]\nport = 1\n").unwrap();
-        assert_eq!(plain.workshops["y"].tuning(), Tuning::default());
-    }
-
-    #[test]
-    fn unknown_keys_in_tuning_tables_are_named() {
-        for (table, key) in [
-            ("retry", "max_attempt"),
-            ("timeouts", "step_timeout_secs"),
-            ("browser", "idle_close"),
-            ("evidence", "max_age"),
-        ] {
-            let text = format!("[workshops.x.{table}]\n{key} = 1\n");
-            let err = HostConfig::parse(&text).unwrap_err().to_string();
-            assert!(err.contains(key), "{table}: {err}");
-        }
-    }
-
-    #[test]
-    fn the_management_api_takes_the_same_objects() {
-        let change: IntegrationConfig =
-            serde_json::from_str(r#"{"retry": {"max_attempts": 1}, "timeouts": {"step_secs": 5}}"#)
-                .unwrap();
-        let base = IntegrationConfig {
-            browser: Some(BrowserSettings { idle_close_secs: 1 }),
-            retry: Some(RetryPolicy::default()),
-            ..Default::default()
-        };
-        let tuning = base.merged(&change).tuning();
-        assert_eq!(tuning.retry.max_attempts, 1);
-        assert_eq!(tuning.timeouts.step_secs, 5);
-        assert_eq!(tuning.browser.idle_close_secs, 1);
-        let err = serde_json::from_str::<IntegrationConfig>(r#"{"retry": {"attempts": 1}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("attempts"), "{err}");
-        // What the host keeps reads back the same.
-        let kept = serde_json::to_string(&base.merged(&change)).unwrap();
-        let back: IntegrationConfig = serde_json::from_str(&kept).unwrap();
-        assert_eq!(back, base.merged(&change));
-    }
-
-    #[test]
-    fn erp_urls_are_checked_and_the_field_named() {
-        for (text, says) in [
-            ("ftp://erp.example", "http://"),
-            ("erp.example", "not a URL"),
-            ("http://", "not a URL"),
-            ("mailto:someone@erp.example", "http://"),
-        ] {
-            let err = HostConfig::parse(&format!("[workshops.x]\nerp_url = {text:?}\n"))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.contains("erp_url") && err.contains(says),
-                "{text}: {err}"
-            );
-        }
-        assert!(parse_url("--erp-url", "https://erp.example:8443/x").is_ok());
-        let err = parse_url("--erp-url", "file:///etc").unwrap_err();
-        assert!(err.starts_with("--erp-url"), "{err}");
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_text_never_panics(text in ".{0,400}") {
-            let _ = HostConfig::parse(&text);
-        }
-
-        #[test]
-        fn arbitrary_toml_like_text_never_panics(
-            keys in prop::collection::vec("[a-z_]{1,12}", 0..6),
-            values in prop::collection::vec(prop_oneof!["\"[^\"]{0,10}\"", "[0-9]{1,6}", Just("true".to_string()), Just("[1,2]".to_string())], 0..6)
-        ) {
-            let mut text = String::from("[workshops.w]\n");
-            for (k, v) in keys.iter().zip(values.iter()) {
-                text.push_str(&format!("{k} = {v}\n"));
-            }
-            let _ = HostConfig::parse(&text);
-        }
-    }
+/// Writes a new file readable by its owner only (0600 where there are modes).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
+
+#[cfg(test)]
+mod tests;

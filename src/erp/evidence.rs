@@ -29,6 +29,9 @@ pub async fn capture_evidence(driver: &WebDriver, dir: &Path, stem: &str) -> Evi
         tracing::warn!(dir = %dir.display(), error = %e, "cannot create evidence dir");
         return Evidence::default();
     }
+    if let Err(e) = make_private_dir(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot make the evidence dir private");
+    }
     let stem = safe_stem(stem);
     let png = dir.join(format!("{stem}.png"));
     let html = dir.join(format!("{stem}.html"));
@@ -69,7 +72,7 @@ where
             return None;
         }
     };
-    match std::fs::write(&path, bytes) {
+    match write_private(&path, &bytes) {
         Ok(()) => Some(path),
         Err(e) => {
             tracing::warn!(file = %path.display(), error = %e, "evidence not written");
@@ -78,9 +81,56 @@ where
     }
 }
 
+/// Makes an evidence folder its owner's only (0700): a page source may show
+/// what was on the ERP's page.
+pub fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes an evidence file readable by its owner only (0600).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // An older file of the same name keeps its mode through open: set it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn evidence_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("evidence");
+        std::fs::create_dir(&folder).unwrap();
+        make_private_dir(&folder).unwrap();
+        let file = folder.join("a.html");
+        std::fs::write(&file, b"old").unwrap();
+        write_private(&file, b"<html/>").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(std::fs::read(&file).unwrap(), b"<html/>");
+    }
 
     #[test]
     fn evidence_stems_stay_one_file() {

@@ -52,6 +52,10 @@ impl FolderLock {
 }
 
 /// An open log. Not thread-safe by design: one writer thread owns it.
+/// A secret to store beside the log (`Some`) or to delete (`None`), by key.
+pub type SecretChange = (String, Option<Vec<u8>>);
+
+#[derive(Clone)]
 pub struct Store {
     db: Database,
     events: Keyspace,
@@ -92,13 +96,26 @@ impl Store {
 
     /// Appends events (and the secrets they reference) atomically and durably.
     pub fn append(&self, events: &[Event], secrets: &[(String, Vec<u8>)]) -> Result<()> {
+        let changes: Vec<SecretChange> = secrets
+            .iter()
+            .map(|(key, blob)| (key.clone(), Some(blob.clone())))
+            .collect();
+        self.append_changes(events, &changes)
+    }
+
+    /// Appends events, storing (`Some`) or deleting (`None`) the secrets
+    /// named, atomically and durably.
+    pub fn append_changes(&self, events: &[Event], secrets: &[SecretChange]) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncData));
         for event in events {
             let value = serde_json::to_vec(event)?;
             batch.insert(&self.events, event.seq.to_be_bytes(), value);
         }
         for (key, blob) in secrets {
-            batch.insert(&self.secrets, key.as_bytes(), blob.as_slice());
+            match blob {
+                Some(blob) => batch.insert(&self.secrets, key.as_bytes(), blob.as_slice()),
+                None => batch.remove(&self.secrets, key.as_bytes()),
+            }
         }
         batch.commit().map_err(|e| Error::storage("append", e))
     }

@@ -19,7 +19,6 @@ use crate::erp::WebDriverEndpoint;
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
 use crate::secrets::Cipher;
 use crate::workshop::{self, Workshop, WorkshopSettings};
-use overview::overview;
 pub use overview::{Overview, QueueSizes};
 use state::HostState;
 pub use validate::{validate, ValidIntegration};
@@ -138,24 +137,36 @@ impl Host {
         Ok(())
     }
 
-    /// The health overview of every integration.
-    pub async fn overview(&self) -> Vec<Overview> {
-        let inner = self.inner.lock().await;
-        let mut all = Vec::new();
-        for (name, integration) in &inner.integrations {
-            all.push(overview(name, integration).await);
-        }
-        all
+    /// The health overview of every integration: each workshop asked at
+    /// once, without the host's lock held; one that does not answer within
+    /// [`overview::ANSWER_WITHIN`] is listed as unresponsive.
+    pub async fn overview(&self) -> Vec<serde_json::Value> {
+        let seen: Vec<overview::Seen> = {
+            let inner = self.inner.lock().await;
+            inner
+                .integrations
+                .iter()
+                .map(|(name, i)| overview::Seen::of(name, i))
+                .collect()
+        };
+        futures_util::future::join_all(seen.into_iter().map(overview::Seen::answer)).await
     }
 
     /// One integration's overview and configuration (without secrets).
     pub async fn describe(&self, name: &str) -> Result<serde_json::Value, HostError> {
-        let inner = self.inner.lock().await;
-        let integration = inner.get(name)?;
-        let mut value = serde_json::to_value(overview(name, integration).await).unwrap_or_default();
-        let (c, t) = (&integration.config, integration.config.tuning());
+        let (seen, c) = {
+            let inner = self.inner.lock().await;
+            let integration = inner.get(name)?;
+            (
+                overview::Seen::of(name, integration),
+                integration.config.clone(),
+            )
+        };
+        let mut value = seen.answer().await;
+        let t = c.tuning();
         value["config"] = serde_json::json!({
             "erp_type": c.erp_type, "erp_url": c.erp_url, "port": c.port, "username": c.username,
+            "listen": validate::listen_address(&c), "allow_anonymous_create": c.allow_anonymous_create.unwrap_or(false),
             "active": c.active.unwrap_or(true), "password_set": c.password.is_some() || c.password_env.is_some(),
             "api_key_set": c.api_key.is_some(),
             "probe_case": c.probe_case, "probe_interval_secs": c.probe_interval_secs.unwrap_or(0),
@@ -173,6 +184,7 @@ impl Host {
             .get(name)
             .map(|i| i.config.clone())
             .unwrap_or_default();
+        validate::check_api_change(&old, &change).map_err(HostError::Invalid)?;
         let merged = old.merged(&change);
         let valid = validate(name, &merged).map_err(HostError::Invalid)?;
         inner.check_port_free(name, valid.port)?;
@@ -219,6 +231,7 @@ impl Host {
                 .get(name)
                 .map(|i| i.config.clone())
                 .unwrap_or_default();
+            validate::check_api_change(&old, change).map_err(HostError::Invalid)?;
             (old.merged(change), inner.endpoint.clone())
         };
         let valid = validate(name, &config).map_err(HostError::Invalid)?;
@@ -338,7 +351,7 @@ impl Inner {
             return Ok(());
         }
         let port = integration.config.port.ok_or("no port configured")?;
-        let listener = bind_api(port)?;
+        let listener = bind_api(validate::listen_address(&integration.config), port)?;
         self.serve_api(name, listener)
     }
 
@@ -385,9 +398,10 @@ impl Inner {
     }
 }
 
-/// Listens on a workshop API's port (all interfaces: OilMat posts there).
-fn bind_api(port: u16) -> Result<TcpListener, String> {
-    TcpListener::bind(("0.0.0.0", port)).map_err(|e| format!("cannot listen on port {port}: {e}"))
+/// Listens on a workshop API's address and port (`listen`, default all interfaces: OilMat posts there).
+fn bind_api(listen: std::net::IpAddr, port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind((listen, port))
+        .map_err(|e| format!("cannot listen on {listen} port {port}: {e}"))
 }
 
 /// Starts an active integration's workshop, its API port taken first so a
@@ -403,7 +417,10 @@ fn start_workshop(
     if !valid.active {
         return Ok(None);
     }
-    let listener = bind_api(valid.port)?;
+    let listener = bind_api(valid.listen, valid.port)?;
+    if valid.anonymous_create {
+        tracing::warn!(workshop = %name, listen = %valid.listen, "allow_anonymous_create = true: anyone who reaches this address can book orders with the integration's login");
+    }
     let mut settings = WorkshopSettings::new(
         name.to_string(),
         valid.erp_type,

@@ -1,9 +1,19 @@
-//! The health overview of an integration, as `GET /integrations` shows it.
+//! `GET /integrations`: each workshop's health, asked without the host's
+//! lock held and answered within [`ANSWER_WITHIN`] or listed as
+//! `"state": "unresponsive"`, so one hung workshop holds up no other.
+
+use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::Integration;
+use super::{validate, Integration};
+use crate::config::IntegrationConfig;
 use crate::workshop::status::{ErpState, GetHealth, Health};
+use crate::workshop::Workshop;
+
+/// How long one workshop has to answer the overview.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
 /// The health overview of one integration, as `GET /integrations` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +30,9 @@ pub struct Overview {
     pub worker: &'static str,
     /// Its API port.
     pub port: Option<u16>,
+    /// Its API accepts `/create` without a key on a non-loopback address
+    /// (`allow_anonymous_create = true`).
+    pub anonymous_create: bool,
     /// Queue lengths.
     pub queue: QueueSizes,
     /// When an order last completed (RFC 3339).
@@ -40,43 +53,82 @@ pub struct QueueSizes {
     pub error: usize,
 }
 
-pub(super) async fn overview(name: &str, integration: &Integration) -> Overview {
-    let health: Option<Health> = match &integration.workshop {
-        Some(ws) => ws.actors.status.send(GetHealth).await.ok(),
-        None => None,
-    };
-    let worker = match &health {
-        Some(h) if h.worker_failing => "failing",
-        Some(h) if h.worker_running => "running",
-        _ => "stopped",
-    };
-    let c = &integration.config;
-    Overview {
-        workshop: name.to_string(),
-        erp_type: c.erp_type.clone(),
-        active: c.active.unwrap_or(true),
-        api: if integration.api.is_some() {
-            "running"
-        } else {
-            "stopped"
-        },
-        worker,
-        port: c.port,
-        queue: health
-            .as_ref()
-            .map(|h| QueueSizes {
-                task: h.task,
-                error: h.error,
-            })
-            .unwrap_or_default(),
-        last_completed_at: health
-            .as_ref()
-            .and_then(|h| h.last_completed_ms)
-            .map(crate::event_log::events::rfc3339),
-        erp: health.as_ref().map(|h| h.erp.clone()),
-        last_error: integration
-            .last_error
-            .clone()
-            .or_else(|| health.and_then(|h| h.last_error)),
+/// What the host knows of an integration, copied out under its lock.
+pub(super) struct Seen {
+    name: String,
+    config: IntegrationConfig,
+    workshop: Option<Workshop>,
+    api_running: bool,
+    last_error: Option<String>,
+}
+
+impl Seen {
+    pub(super) fn of(name: &str, integration: &Integration) -> Seen {
+        Seen {
+            name: name.to_string(),
+            config: integration.config.clone(),
+            workshop: integration.workshop.clone(),
+            api_running: integration.api.is_some(),
+            last_error: integration.last_error.clone(),
+        }
+    }
+
+    /// The overview, asking the workshop for its health (within [`ANSWER_WITHIN`]).
+    pub(super) async fn answer(self) -> Value {
+        let health: Option<Health> = match &self.workshop {
+            Some(ws) => {
+                let asked = ws.actors.status.send(GetHealth);
+                match tokio::time::timeout(ANSWER_WITHIN, asked).await {
+                    Ok(answer) => answer.ok(),
+                    Err(_) => {
+                        tracing::warn!(workshop = %self.name, "no health answer within 2 s: listed as unresponsive");
+                        return json!({"workshop": self.name, "state": "unresponsive"});
+                    }
+                }
+            }
+            None => None,
+        };
+        serde_json::to_value(self.overview(health)).unwrap_or_default()
+    }
+
+    fn overview(self, health: Option<Health>) -> Overview {
+        let worker = match &health {
+            Some(h) if h.worker_failing => "failing",
+            Some(h) if h.worker_running => "running",
+            _ => "stopped",
+        };
+        let c = &self.config;
+        let anonymous_create = c.allow_anonymous_create == Some(true)
+            && !validate::listen_address(c).is_loopback()
+            && c.api_key.as_ref().is_none_or(|k| k.expose().is_empty());
+        Overview {
+            workshop: self.name.clone(),
+            erp_type: c.erp_type.clone(),
+            active: c.active.unwrap_or(true),
+            api: if self.api_running {
+                "running"
+            } else {
+                "stopped"
+            },
+            worker,
+            port: c.port,
+            anonymous_create,
+            queue: health
+                .as_ref()
+                .map(|h| QueueSizes {
+                    task: h.task,
+                    error: h.error,
+                })
+                .unwrap_or_default(),
+            last_completed_at: health
+                .as_ref()
+                .and_then(|h| h.last_completed_ms)
+                .map(crate::event_log::events::rfc3339),
+            erp: health.as_ref().map(|h| h.erp.clone()),
+            last_error: self
+                .last_error
+                .clone()
+                .or_else(|| health.and_then(|h| h.last_error)),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Checks an integration's configuration before the host starts it.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::config::{IntegrationConfig, Tuning};
@@ -17,6 +18,11 @@ pub struct ValidIntegration {
     pub erp_url: url::Url,
     /// The workshop API's port.
     pub port: u16,
+    /// The workshop API's address (default `0.0.0.0`).
+    pub listen: IpAddr,
+    /// `/create` is open to anyone who reaches `listen` (not loopback, no
+    /// key, `allow_anonymous_create = true`).
+    pub anonymous_create: bool,
     /// The ERP login.
     pub credentials: Credentials,
     /// Start with the host.
@@ -64,20 +70,67 @@ pub fn validate(name: &str, config: &IntegrationConfig) -> Result<ValidIntegrati
     }
     let (probe_case, probe_interval) = validate_probe(&config)?;
     let tuning = config.tuning();
+    let api_key = config.api_key.clone().filter(|k| !k.expose().is_empty());
+    let listen = listen_address(&config);
+    let anonymous_create = check_access(listen, api_key.is_some(), &config)?;
     Ok(ValidIntegration {
         erp_type,
         erp_url,
         port,
+        listen,
+        anonymous_create,
         credentials: Credentials {
             username,
             password: password.expose().to_string(),
         },
         active: config.active.unwrap_or(true),
-        api_key: config.api_key.filter(|k| !k.expose().is_empty()),
+        api_key,
         probe_case,
         probe_interval,
         tuning,
     })
+}
+
+/// What a change through the management API may not do (interfaces.md):
+/// name a `password_env` (the config file's only: over the API it could name
+/// any of the service's variables), or move the ERP to another origin
+/// (scheme, host or port) without the password again, so that a stored
+/// password is never sent to a new address.
+pub fn check_api_change(old: &IntegrationConfig, change: &IntegrationConfig) -> Result<(), String> {
+    if change.password_env.is_some() {
+        return Err("password_env is for the config file only: send the password itself".into());
+    }
+    let moved = match (&old.erp_url, &change.erp_url) {
+        (Some(old), Some(new)) => old.origin() != new.origin(),
+        _ => false,
+    };
+    if moved && change.password.is_none() {
+        return Err(
+            "a change of the ERP's origin (scheme, host or port) needs the password again".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The address an integration's API listens on: `listen`, default `0.0.0.0`.
+pub fn listen_address(config: &IntegrationConfig) -> IpAddr {
+    config.listen.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// interfaces.md: a non-loopback API needs `api_key` unless
+/// `allow_anonymous_create = true`; whether `/create` ends up anonymous there.
+fn check_access(listen: IpAddr, has_key: bool, config: &IntegrationConfig) -> Result<bool, String> {
+    if listen.is_loopback() || has_key {
+        return Ok(false);
+    }
+    if config.allow_anonymous_create == Some(true) {
+        return Ok(true);
+    }
+    Err(format!(
+        "its API listens on {listen} (not loopback) without an api_key: set api_key \
+         (OilMat then sends X-Api-Key), or listen = \"127.0.0.1\", or \
+         allow_anonymous_create = true to accept anonymous orders there"
+    ))
 }
 
 /// The probe case (checked) and the probe interval (`None`: off).
@@ -100,6 +153,72 @@ fn validate_probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_erp_origin_needs_the_password_again() {
+        let at = |url: &str| IntegrationConfig {
+            erp_url: Some(url::Url::parse(url).unwrap()),
+            ..Default::default()
+        };
+        let old = IntegrationConfig {
+            password: Some(Secret::new("pw")),
+            ..at("https://erp.example/base")
+        };
+        for moved in [
+            "http://erp.example/base",
+            "https://evil.example/base",
+            "https://erp.example:8443/base",
+        ] {
+            let err = check_api_change(&old, &at(moved)).unwrap_err();
+            assert!(err.contains("needs the password again"), "{moved}: {err}");
+            let with_password = IntegrationConfig {
+                password: Some(Secret::new("new")),
+                ..at(moved)
+            };
+            assert_eq!(check_api_change(&old, &with_password), Ok(()), "{moved}");
+        }
+        assert_eq!(
+            check_api_change(&old, &at("https://erp.example:443/other")),
+            Ok(())
+        );
+        assert_eq!(
+            check_api_change(&IntegrationConfig::default(), &at("https://new.example")),
+            Ok(())
+        );
+        let env = IntegrationConfig {
+            password_env: Some("OILMAT_SECRET_KEY".into()),
+            ..Default::default()
+        };
+        assert!(check_api_change(&old, &env)
+            .unwrap_err()
+            .contains("config file only"));
+    }
+
+    #[test]
+    fn a_public_api_needs_a_key_or_says_it_is_open() {
+        let access = |listen: &str, key: bool, anonymous: Option<bool>| {
+            let config = IntegrationConfig {
+                allow_anonymous_create: anonymous,
+                ..Default::default()
+            };
+            check_access(listen.parse().unwrap(), key, &config)
+        };
+        assert_eq!(access("127.0.0.1", false, None), Ok(false));
+        assert_eq!(access("::1", false, None), Ok(false));
+        assert_eq!(access("0.0.0.0", true, None), Ok(false));
+        assert_eq!(access("0.0.0.0", false, Some(true)), Ok(true));
+        for anonymous in [None, Some(false)] {
+            let err = access("0.0.0.0", false, anonymous).unwrap_err();
+            assert!(
+                err.contains("api_key") && err.contains("allow_anonymous_create"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            listen_address(&IntegrationConfig::default()).to_string(),
+            "0.0.0.0"
+        );
+    }
 
     #[test]
     fn the_probe_runs_only_with_a_case_and_an_interval() {

@@ -1,7 +1,7 @@
 //! Who may call what: the admin token (compared in constant time, by
 //! [`Secret::matches`]) for control
-//! endpoints, loopback callers only when no token is configured, and the
-//! workshop's `X-Api-Key` for `/create`.
+//! endpoints, callers local in every way ([`is_local`]) only when no token
+//! is configured, and the workshop's `X-Api-Key` for `/create`.
 
 use actix_web::HttpRequest;
 
@@ -34,7 +34,7 @@ impl AdminToken {
     pub fn allows(&self, req: &HttpRequest) -> bool {
         match &self.0 {
             Some(token) => bearer(req).is_some_and(|given| token.matches(given)),
-            None => is_loopback(req),
+            None => is_local(req),
         }
     }
 }
@@ -48,9 +48,48 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-/// True when the caller connected over loopback.
-pub fn is_loopback(req: &HttpRequest) -> bool {
-    req.peer_addr().is_some_and(|a| a.ip().is_loopback())
+/// True when the caller is local in every way (interfaces.md): it connected
+/// over loopback, its `Host` header names loopback (any port), and it came
+/// through no proxy (no `Forwarded`, `X-Forwarded-*` or `X-Real-IP`): a
+/// reverse proxy on the same machine makes every caller look local.
+pub fn is_local(req: &HttpRequest) -> bool {
+    let peer_local = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    let host_local = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(names_loopback);
+    let proxied = req.headers().keys().any(|name| {
+        let name = name.as_str();
+        name == "forwarded" || name == "x-real-ip" || name.starts_with("x-forwarded-")
+    });
+    peer_local && host_local && !proxied
+}
+
+/// Does a `Host` header value name loopback (`localhost`, `127.0.0.1`,
+/// `[::1]`, with or without a port)?
+fn names_loopback(host: &str) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, port)) if port.is_empty() || valid_port(port) => inside.to_string(),
+            _ => return false,
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) if valid_port(port) => name.to_string(),
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1")
+}
+
+fn valid_port(port: &str) -> bool {
+    port.strip_prefix(':')
+        .unwrap_or(port)
+        .parse::<u16>()
+        .is_ok()
 }
 
 /// Does `/create` carry the workshop's API key (when it has one)?
@@ -73,8 +112,62 @@ mod tests {
     fn with_header(name: &str, value: &str) -> HttpRequest {
         TestRequest::default()
             .insert_header((name, value))
+            .insert_header(("host", "127.0.0.1:5000"))
             .peer_addr("127.0.0.1:4000".parse().unwrap())
             .to_http_request()
+    }
+
+    fn request(peer: &str, headers: &[(&str, &str)]) -> HttpRequest {
+        let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn local_means_local_in_every_way() {
+        let local = "127.0.0.1:4000";
+        for host in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:8080",
+            "LOCALHOST",
+        ] {
+            assert!(is_local(&request(local, &[("host", host)])), "{host}");
+            assert!(
+                is_local(&request("[::1]:4000", &[("host", host)])),
+                "{host}"
+            );
+        }
+        for host in [
+            "erp.example",
+            "10.0.0.1:5000",
+            "localhost.evil",
+            "127.0.0.1:x",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!is_local(&request(local, &[("host", host)])), "{host:?}");
+        }
+        assert!(!is_local(&request(local, &[])), "no Host header");
+        assert!(!is_local(&request(
+            "10.0.0.7:4000",
+            &[("host", "localhost")]
+        )));
+        for proxy in [
+            "x-forwarded-for",
+            "X-Forwarded-Host",
+            "x-forwarded-proto",
+            "forwarded",
+            "x-real-ip",
+        ] {
+            let req = request(local, &[("host", "localhost"), (proxy, "203.0.113.9")]);
+            assert!(!is_local(&req), "{proxy}");
+            assert!(!AdminToken::default().allows(&req), "{proxy}");
+        }
     }
 
     #[test]

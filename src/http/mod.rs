@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod create_body;
+pub mod deadline;
 pub mod routes;
 
 use std::net::TcpListener;
@@ -97,9 +98,11 @@ pub fn serve(state: ApiState, listener: TcpListener) -> std::io::Result<actix_we
         App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(create_body::MAX_BODY))
+            .wrap(actix_web::middleware::from_fn(deadline::body_deadline))
             .configure(routes::configure)
     })
     .workers(WORKERS)
+    .client_disconnect_timeout(std::time::Duration::from_secs(2))
     .disable_signals()
     .shutdown_timeout(3)
     .listen(listener)?

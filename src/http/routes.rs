@@ -126,6 +126,10 @@ fn request_trace(req: &HttpRequest) -> TraceIds {
 struct QueueQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// A page of at most this many entries (`/queue`; default: all).
+    limit: Option<usize>,
+    /// Entries skipped before the page (`/queue`; default 0).
+    offset: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -162,8 +166,17 @@ async fn alive(state: web::Data<ApiState>) -> Result<HttpResponse> {
 
 async fn queue(state: web::Data<ApiState>, query: web::Query<QueueQuery>) -> Result<HttpResponse> {
     let kind = queue_kind(&query)?;
-    let entries = state.workshop.actors.status.send(GetQueue(kind)).await?;
-    Ok(HttpResponse::Ok().json(json!({"length": entries.len(), "queue": entries})))
+    let page = state
+        .workshop
+        .actors
+        .status
+        .send(GetQueue {
+            kind,
+            offset: query.offset.unwrap_or(0),
+            limit: query.limit,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"length": page.length, "queue": page.entries})))
 }
 
 async fn clear_queue(

@@ -60,9 +60,11 @@ pub fn serve(
             )
             .wrap(from_fn(require_token))
             .wrap(from_fn(crate::http::routes::http_span))
+            .wrap(from_fn(crate::http::deadline::body_deadline))
             .configure(routes)
     })
     .workers(1)
+    .client_disconnect_timeout(std::time::Duration::from_secs(2))
     .disable_signals()
     .shutdown_timeout(3)
     .listen(listener)?
@@ -125,6 +127,8 @@ async fn put_one(
     query: web::Query<PutQuery>,
     body: web::Json<IntegrationConfig>,
 ) -> Result<HttpResponse> {
+    // password_env and a new ERP origin without the password: refused
+    // (400) by the host, verify included.
     if query.verify {
         host.verify(&name, &body).await?;
     }

@@ -1,11 +1,12 @@
 //! Structured logs on stderr (or in a file: [`init_to_file`]): readable text by default, JSON lines with
 //! `OILMAT_LOG_FORMAT=json`; the filter from `RUST_LOG` (it applies to the
-//! exported traces too). Installs the trace exporter of [`super::tracing_otel`].
+//! exported traces too), then hard caps no `RUST_LOG` can lift ([`hard_caps`]). Installs the trace exporter of [`super::tracing_otel`].
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tracing::Subscriber;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -16,21 +17,42 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 pub const DEFAULT_FILTER: &str =
     "info,thirtyfour=warn,fjall=warn,lsm_tree=warn,actix_server=warn,actix_web=warn,reqwest=warn,hyper=warn";
 
-/// Caps that hold whatever `RUST_LOG` says: thirtyfour's debug lines show
-/// each WebDriver command's body, the typed ERP password included.
-const SECRET_SAFE_CAPS: [&str; 1] = ["thirtyfour::session::http=info"];
+/// Client crates capped at warn whatever `RUST_LOG` says (span directives
+/// such as `[login]=trace` included): thirtyfour's debug lines show each
+/// WebDriver command's body, the typed ERP password included, and the HTTP
+/// stack underneath logs the same bodies.
+pub const HARD_CAPPED: [&str; 9] = [
+    "thirtyfour",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "http_body",
+    "tower",
+    "rustls",
+    "opentelemetry",
+];
 
-/// The filter from `RUST_LOG` (else [`DEFAULT_FILTER`]), with the
-/// [`SECRET_SAFE_CAPS`] added last so they win.
+/// The filter from `RUST_LOG` (else [`DEFAULT_FILTER`]).
 pub fn filter() -> EnvFilter {
-    let mut filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    for cap in SECRET_SAFE_CAPS {
-        if let Ok(directive) = cap.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+}
+
+/// The hard caps ([`HARD_CAPPED`] at warn, everything else open), applied
+/// after [`filter`] so that no `RUST_LOG` value can lift them.
+pub fn hard_caps() -> Targets {
+    HARD_CAPPED.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |caps, target| caps.with_target(*target, LevelFilter::WARN),
+    )
+}
+
+/// [`filter`], then [`hard_caps`]: what the log and trace layers see.
+pub fn capped_filter<S>() -> impl tracing_subscriber::layer::Filter<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    filter().and(hard_caps())
 }
 
 /// Panics are logged as errors (with the thread and location), never printed
@@ -81,8 +103,8 @@ fn init_with(writer: BoxMakeWriter, ansi: bool) {
         tracing_subscriber::filter::Targets::new().with_target("oilmat_erp", tracing::Level::INFO),
     );
     let installed = tracing_subscriber::registry()
-        .with(log_layer(writer, ansi).with_filter(filter()))
-        .with(traces.with_filter(filter()))
+        .with(log_layer(writer, ansi).with_filter(capped_filter()))
+        .with(traces.with_filter(capped_filter()))
         .with(steps)
         .try_init()
         .is_ok();
@@ -117,5 +139,28 @@ where
             .boxed()
     } else {
         layer.with_target(false).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_crates_stay_at_warn() {
+        let caps = hard_caps();
+        for target in [
+            "thirtyfour::session::http",
+            "reqwest::connect",
+            "hyper_util::client",
+            "h2::codec",
+        ] {
+            assert!(
+                !caps.would_enable(target, &tracing::Level::INFO),
+                "{target}"
+            );
+            assert!(caps.would_enable(target, &tracing::Level::WARN), "{target}");
+        }
+        assert!(caps.would_enable("oilmat_erp::workshop", &tracing::Level::TRACE));
     }
 }

@@ -175,6 +175,9 @@ impl IntakeDesk {
             tracing::debug!(workshop = %self.workshop, named = %request.workshop, "order names another workshop; booking it here");
         }
         let credentials = match (&request.username, &request.password) {
+            // Under `serve` the integration's own login is used: an order's
+            // own credentials are not kept at all (design.md rule 5).
+            _ if self.has_own_credentials => None,
             (Some(user), Some(password)) => {
                 let plain = SealedLogin {
                     username: user.clone(),
@@ -184,7 +187,6 @@ impl IntakeDesk {
                 let context = self.credentials_context(&request.unique_id);
                 Some(self.cipher.seal(&plain, &context))
             }
-            _ if self.has_own_credentials => None,
             (None, _) => return Err("missing field username".to_string()),
             (_, None) => return Err("missing field password".to_string()),
         };

@@ -120,10 +120,27 @@ impl Actor for StatusDesk {
 #[rtype(result = "Option<(Status, Option<String>)>")]
 pub struct GetStatus(pub String);
 
-/// A queue's entries as the API shows them (password as `***`).
+/// A page of a queue as the API shows it (password as `***`): `limit`
+/// entries (all when `None`) from `offset` on, and the queue's whole length.
 #[derive(Message)]
-#[rtype(result = "Vec<Value>")]
-pub struct GetQueue(pub QueueKind);
+#[rtype(result = "QueuePage")]
+pub struct GetQueue {
+    /// Which queue.
+    pub kind: QueueKind,
+    /// Entries skipped, oldest first.
+    pub offset: usize,
+    /// At most this many entries; `None`: the rest of the queue.
+    pub limit: Option<usize>,
+}
+
+/// A page of a queue.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    /// The whole queue's length.
+    pub length: usize,
+    /// The page's entries.
+    pub entries: Vec<Value>,
+}
 
 /// Whether the worker runs.
 #[derive(Message)]
@@ -187,11 +204,25 @@ impl Handler<GetStatus> for StatusDesk {
 }
 
 impl Handler<GetQueue> for StatusDesk {
-    type Result = Vec<Value>;
+    type Result = MessageResult<GetQueue>;
 
+    /// Copies the page's orders under the views' lock, and serialises them
+    /// after it is released: intake never waits on a long queue's JSON.
     fn handle(&mut self, msg: GetQueue, _: &mut Self::Context) -> Self::Result {
-        let views = self.journal.views();
-        views.queue(msg.0).map(queue_entry).collect()
+        let (length, page): (usize, Vec<OrderView>) = {
+            let views = self.journal.views();
+            let page = views
+                .queue(msg.kind)
+                .skip(msg.offset)
+                .take(msg.limit.unwrap_or(usize::MAX))
+                .cloned()
+                .collect();
+            (views.queue_len(msg.kind), page)
+        };
+        MessageResult(QueuePage {
+            length,
+            entries: page.iter().map(queue_entry).collect(),
+        })
     }
 }
 

@@ -44,7 +44,7 @@ impl Neighbours {
         let (noisy_port, quiet_port) = (free_port(), free_port());
         let config = dir.path().join("oilmat.toml");
         let table = |name: &str, url: &str, port: u16| {
-            format!("[workshops.{name}]\nerp_type = \"au2office\"\nerp_url = \"{url}\"\nport = {port}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n")
+            format!("[workshops.{name}]\nerp_type = \"au2office\"\nerp_url = \"{url}\"\nport = {port}\nlisten = \"127.0.0.1\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n")
         };
         let text = format!(
             "data_dir = \"{}\"\n[management]\nlisten = \"127.0.0.1:0\"\n{}{}",

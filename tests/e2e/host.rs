@@ -32,12 +32,14 @@ listen = "127.0.0.1:0"
 erp_type = "au2office"
 erp_url = "{au}"
 port = {port_a}
+listen = "127.0.0.1"
 username = "{USER}"
 password_env = "ALPHA_PW"
 [workshops.beta]
 erp_type = "admanager"
 erp_url = "{ad}"
 port = {port_b}
+listen = "127.0.0.1"
 username = "{USER}"
 password = "{PASSWORD}"
 "#,
@@ -272,7 +274,7 @@ fn a_workshop_that_cannot_start_is_reported_and_the_others_run() {
     let (port_taken, port_ok) = (taken.local_addr().unwrap().port(), free_port());
     let table = |name: &str, erp: &str, port: u16| {
         format!(
-            "[workshops.{name}]\nerp_type = \"{erp}\"\nerp_url = \"{}\"\nport = {port}\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n",
+            "[workshops.{name}]\nerp_type = \"{erp}\"\nerp_url = \"{}\"\nport = {port}\nlisten = \"127.0.0.1\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n",
             sandbox.url()
         )
     };
@@ -337,6 +339,7 @@ listen = "127.0.0.1:0"
 erp_type = "au2office"
 erp_url = "{url}"
 port = {port}
+listen = "127.0.0.1"
 username = "{USER}"
 password = "{PASSWORD}"
 [workshops.once.retry]

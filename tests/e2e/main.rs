@@ -11,4 +11,5 @@ mod host;
 mod hygiene;
 mod legacy_log;
 mod otel;
+mod security;
 mod settle;

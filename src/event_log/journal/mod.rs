@@ -49,7 +49,6 @@ pub type Submitted = std::result::Result<usize, Refusal>;
 pub(super) enum Request {
     Execute(Command, Reply),
     Secret(String, oneshot::Sender<Result<Option<Vec<u8>>>>),
-    Events(Option<String>, oneshot::Sender<Result<Vec<Event>>>),
     Close(oneshot::Sender<()>),
 }
 
@@ -88,6 +87,9 @@ pub struct JournalStats {
 
 pub(super) struct Shared {
     views: RwLock<Views>,
+    /// The store for readers off the writer thread (event lookups); `None`
+    /// while the log is being reopened or after it was closed.
+    reader: RwLock<Option<Store>>,
     writable: AtomicBool,
     stats: JournalStats,
     last_seq: watch::Sender<u64>,
@@ -112,6 +114,7 @@ impl Journal {
         let (last_seq, _) = watch::channel(views.last_seq);
         let shared = Arc::new(Shared {
             views: RwLock::new(views.clone()),
+            reader: RwLock::new(Some(store.clone())),
             writable: AtomicBool::new(true),
             stats: JournalStats::default(),
             last_seq,
@@ -169,11 +172,28 @@ impl Journal {
         answer.await.map_err(|_| Error::Closed)?
     }
 
-    /// The log's events, all or one order's, oldest first.
+    /// The log's events, all or one order's, oldest first: read from a
+    /// blocking task, never on the writer's thread (intake does not wait).
     pub async fn events(&self, unique_id: Option<String>) -> Result<Vec<Event>> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Events(unique_id, reply))?;
-        answer.await.map_err(|_| Error::Closed)?
+        let store = self
+            .shared
+            .reader
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .ok_or_else(|| Error::NotWritable("the log is being reopened".into()))?;
+        let scan = move || {
+            store
+                .events_from(0)
+                .filter(|e| match (e, &unique_id) {
+                    (Ok(e), Some(id)) => e.unique_id.as_deref() == Some(id.as_str()),
+                    _ => true,
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(scan)
+            .await
+            .map_err(|_| Error::Closed)?
     }
 
     /// Stops the writer after what is queued, releasing the folder's lock.

@@ -7,10 +7,10 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::super::commands::{decide, Refusal};
+use super::super::commands::{decide, Command, Refusal};
 use super::super::events::{now_ms, Event, NewEvent};
 use super::super::snapshot;
-use super::super::store::{FolderLock, Store};
+use super::super::store::{FolderLock, SecretChange, Store};
 use super::super::views::Views;
 use super::super::{Error, Result};
 use super::*;
@@ -146,9 +146,17 @@ impl Writer {
         &mut self,
         command: Command,
         events: &mut Vec<Event>,
-        secrets: &mut Vec<(String, Vec<u8>)>,
+        secrets: &mut Vec<SecretChange>,
     ) -> std::result::Result<std::ops::Range<usize>, Refusal> {
         let new_events: Vec<NewEvent> = decide(&self.tentative, &command)?;
+        // design.md rule 5: an order's own credentials go once it is completed.
+        let sealed = match &command {
+            Command::Complete { unique_id, .. } => self
+                .tentative
+                .order(unique_id)
+                .and_then(|o| o.credentials_ref.clone()),
+            _ => None,
+        };
         let now = now_ms();
         let start = events.len();
         for new in new_events {
@@ -163,14 +171,20 @@ impl Writer {
         } = command
         {
             if start < events.len() {
-                secrets.push((super::super::commands::credentials_key(&unique_id), blob));
+                secrets.push((
+                    super::super::commands::credentials_key(&unique_id),
+                    Some(blob),
+                ));
             }
+        }
+        if let Some(key) = sealed.filter(|_| start < events.len()) {
+            secrets.push((key, None));
         }
         Ok(start..events.len())
     }
 
     /// Appends the batch durably, then publishes it to the readers.
-    fn commit(&mut self, events: &[Event], secrets: &[(String, Vec<u8>)]) -> Result<()> {
+    fn commit(&mut self, events: &[Event], secrets: &[SecretChange]) -> Result<()> {
         let Some(store) = &self.store else {
             return Err(Error::NotWritable("the log is being reopened".into()));
         };
@@ -178,7 +192,7 @@ impl Writer {
             return Ok(());
         }
         let started = Instant::now();
-        if let Err(e) = store.append(events, secrets) {
+        if let Err(e) = store.append_changes(events, secrets) {
             self.fail(&e);
             return Err(e);
         }
@@ -222,6 +236,7 @@ impl Writer {
             .write_errors
             .fetch_add(1, Ordering::Relaxed);
         self.shared.writable.store(false, Ordering::Relaxed);
+        self.set_reader(None);
         self.store = None;
         self.tentative = self
             .shared
@@ -249,6 +264,7 @@ impl Writer {
                     .views
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = views;
+                self.set_reader(Some(store.clone()));
                 self.store = Some(store);
                 self.shared.writable.store(true, Ordering::Relaxed);
                 self.shared.last_seq.send_replace(self.tentative.last_seq);
@@ -268,6 +284,7 @@ impl Writer {
     /// Snapshots the views, closes the store and the lock, then tells whoever asked.
     fn close(mut self, requests: Vec<Request>) {
         self.snapshot();
+        self.set_reader(None);
         let Writer { store, _lock, .. } = self;
         drop(store);
         drop(_lock);
@@ -278,12 +295,20 @@ impl Writer {
         }
     }
 
+    /// What event lookups read from (off this thread).
+    fn set_reader(&self, store: Option<Store>) {
+        *self
+            .shared
+            .reader
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = store;
+    }
+
     fn answer_unwritable(&self, request: Request) {
         let err = || Error::NotWritable("the log is being reopened".into());
         match request {
             Request::Execute(_, reply) => reply.send(Err(err())),
             Request::Secret(_, reply) => drop(reply.send(Err(err()))),
-            Request::Events(_, reply) => drop(reply.send(Err(err()))),
             Request::Close(reply) => drop(reply.send(())),
         }
     }
@@ -294,16 +319,6 @@ impl Writer {
         };
         match read {
             Request::Secret(key, reply) => drop(reply.send(store.secret(&key))),
-            Request::Events(filter, reply) => {
-                let events = store
-                    .events_from(0)
-                    .filter(|e| match (e, &filter) {
-                        (Ok(e), Some(id)) => e.unique_id.as_deref() == Some(id.as_str()),
-                        _ => true,
-                    })
-                    .collect();
-                drop(reply.send(events));
-            }
             Request::Execute(..) | Request::Close(_) => {}
         }
     }

@@ -1,9 +1,9 @@
-//! The small fixed set of classes final failures are counted by (fit for a
-//! metric label).
+//! Counters derived from the log (so they survive restarts) and the small
+//! fixed set of classes final failures are counted by (fit for a metric label).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::order::FailureKind;
 
@@ -19,7 +19,7 @@ pub const FAILURE_CLASSES: [&str; 7] = [
 ];
 
 /// Reads `failed_by_class` back: every key one of [`FAILURE_CLASSES`].
-pub(super) fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
+fn failure_classes<'de, D>(de: D) -> Result<BTreeMap<&'static str, u64>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -58,4 +58,30 @@ pub fn failure_class_of(kind: FailureKind) -> &'static str {
         | FailureKind::Unsettled => "retries_exhausted",
         FailureKind::Cleared | FailureKind::Other => "other",
     }
+}
+
+/// Counters derived from the log, so they survive restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// `received` events (requeues not counted).
+    pub received: u64,
+    /// `bad request` events.
+    pub bad_requests: u64,
+    /// Attempts started.
+    pub attempts: u64,
+    /// Attempts after the first of a round.
+    pub retries: u64,
+    /// Orders completed.
+    pub completed: u64,
+    /// Completed orders whose line was already on the case.
+    pub completed_already_present: u64,
+    /// Orders failed for good.
+    pub failed: u64,
+    /// Orders failed for good, by [`failure_class`] of their reason.
+    #[serde(deserialize_with = "failure_classes")]
+    pub failed_by_class: BTreeMap<&'static str, u64>,
+    /// Orders cleared by an operator.
+    pub cleared: u64,
+    /// Orders requeued.
+    pub requeued: u64,
 }

@@ -7,7 +7,11 @@
 //! Memory: an order's details are kept while it can still change (waiting,
 //! in progress, failed, refused). A completed order is final: only its id is
 //! kept, so that a repeated `unique_id` is still recognised exactly, at a
-//! few dozen bytes per completed order instead of the whole order.
+//! few dozen bytes per completed order instead of the whole order. Ids that
+//! were only ever bad requests are kept up to [`BAD_REQUESTS_KEPT`], the
+//! newest by the event that refused them; older ones are forgotten (their
+//! status answers 404), so that a flood of refused requests cannot grow the
+//! views without bound.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -22,12 +26,13 @@ type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
 
+mod bad;
 mod classes;
 mod health;
 mod stored;
 use crate::order::FailureKind;
-use classes::failure_classes;
-pub use classes::{failure_class, failure_class_of, FAILURE_CLASSES};
+pub use bad::{BadRequests, BAD_REQUESTS_KEPT};
+pub use classes::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
 pub use health::{ErpHealth, Outage};
 pub use stored::{Snapshot, SnapshotRef, SNAPSHOT_FORMAT};
 
@@ -94,6 +99,9 @@ pub struct OrderView {
     /// epoch), and by which attempt: until it settles, the order only looks.
     #[serde(default)]
     pub submitted: Option<Submission>,
+    /// The seq of the event that last refused it, while it is only a bad request.
+    #[serde(default)]
+    pub bad_seq: u64,
 }
 
 /// A `save submitted` without a known outcome yet.
@@ -120,6 +128,7 @@ impl OrderView {
             trace_id: None,
             span_id: None,
             submitted: None,
+            bad_seq: 0,
         }
     }
 
@@ -229,32 +238,6 @@ pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKi
     kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
 }
 
-/// Counters derived from the log, so they survive restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// `received` events (requeues not counted).
-    pub received: u64,
-    /// `bad request` events.
-    pub bad_requests: u64,
-    /// Attempts started.
-    pub attempts: u64,
-    /// Attempts after the first of a round.
-    pub retries: u64,
-    /// Orders completed.
-    pub completed: u64,
-    /// Completed orders whose line was already on the case.
-    pub completed_already_present: u64,
-    /// Orders failed for good.
-    pub failed: u64,
-    /// Orders failed for good, by [`failure_class`] of their reason.
-    #[serde(deserialize_with = "failure_classes")]
-    pub failed_by_class: BTreeMap<&'static str, u64>,
-    /// Orders cleared by an operator.
-    pub cleared: u64,
-    /// Orders requeued.
-    pub requeued: u64,
-}
-
 /// Everything folded from one workshop's log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Views {
@@ -280,6 +263,8 @@ pub struct Views {
     pub last_error: Option<(String, u64)>,
     /// The ERP's health (outages, refused logins).
     pub health: ErpHealth,
+    /// The ids that are only bad requests, oldest first, bounded.
+    pub bad_requests: BadRequests,
 }
 
 impl Default for Views {
@@ -297,6 +282,7 @@ impl Default for Views {
             last_completed_ms: None,
             last_error: None,
             health: ErpHealth::default(),
+            bad_requests: BadRequests::default(),
         }
     }
 }
@@ -395,10 +381,19 @@ impl Views {
         };
         order.apply(event);
         let done = order.status == Status::Completed;
+        let only_bad = order.status == Status::BadRequest && order.order.is_none();
         self.place(id, event);
         if done {
             self.orders.remove(id);
             self.completed.insert(id.into());
+        }
+        if only_bad {
+            order_bad_seq(&mut self.orders, id, event.seq);
+            for old in self.bad_requests.note(id, event.seq) {
+                self.orders.remove(&*old);
+            }
+        } else {
+            self.bad_requests.forget(id);
         }
     }
 
@@ -471,5 +466,13 @@ impl Views {
             EventKind::Requeued => c.requeued += 1,
             _ => {}
         }
+    }
+}
+
+/// Records on the order the seq of the event that refused it (what a
+/// snapshot restores the bad-request order from).
+fn order_bad_seq(orders: &mut Map<String, Box<OrderView>>, id: &str, seq: u64) {
+    if let Some(order) = orders.get_mut(id) {
+        order.bad_seq = seq;
     }
 }

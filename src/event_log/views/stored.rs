@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Counters, ErpHealth, Map, OrderView, Set, Views};
+use super::{BadRequests, Counters, ErpHealth, Map, OrderView, Set, Views};
 use crate::event_log::events::QueueKind;
 
 /// The format [`Views::snapshot`] writes; a snapshot of another is not used.
@@ -112,6 +112,8 @@ impl Views {
             last_completed_ms: snapshot.last_completed_ms,
             last_error: snapshot.last_error,
             health: snapshot.health,
+            bad_requests: BadRequests::default(),
         }
+        .with_bad_requests_indexed()
     }
 }
