@@ -129,6 +129,7 @@ pub fn describe(event: &Event) -> String {
             }
         }
         EventKind::Requeued => String::new(),
+        EventKind::OperatorAction { action, by } => format!("{action} by {by}"),
     };
     let trace = event
         .trace_id

@@ -125,6 +125,15 @@ pub enum Command {
         /// Whether an operator asked for it.
         by_operator: bool,
     },
+    /// Record what an operator did through the support console.
+    RecordOperatorAction {
+        /// The order concerned, if any.
+        unique_id: Option<String>,
+        /// What was done.
+        action: String,
+        /// Who did it (`admin` or `support`).
+        by: String,
+    },
 }
 
 /// Why a command appended nothing.
@@ -209,6 +218,18 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             };
             Ok(vec![NewEvent::workshop(kind)])
         }
+        Command::RecordOperatorAction {
+            unique_id,
+            action,
+            by,
+        } => Ok(vec![NewEvent {
+            unique_id: unique_id.clone(),
+            trace_id: None,
+            kind: EventKind::OperatorAction {
+                action: action.clone(),
+                by: by.clone(),
+            },
+        }]),
     }
 }
 

@@ -165,6 +165,15 @@ pub enum EventKind {
         #[serde(default)]
         by_operator: bool,
     },
+    /// An operator acted through the support console (requeue, start, stop);
+    /// the event's `unique_id` names the order when the action concerned one.
+    #[serde(rename = "operator action")]
+    OperatorAction {
+        /// What was done: `requeue`, `start worker`, `stop api`, ...
+        action: String,
+        /// Who did it: `admin` or `support`.
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -181,6 +190,7 @@ impl EventKind {
             EventKind::Requeued => "requeued",
             EventKind::WorkerStarted { .. } => "worker started",
             EventKind::WorkerStopped { .. } => "worker stopped",
+            EventKind::OperatorAction { .. } => "operator action",
         }
     }
 }

@@ -160,7 +160,9 @@ impl OrderView {
                 self.attempts_in_round = 0;
                 self.retry_at_ms = None;
             }
-            EventKind::WorkerStarted { .. } | EventKind::WorkerStopped { .. } => {}
+            EventKind::WorkerStarted { .. }
+            | EventKind::WorkerStopped { .. }
+            | EventKind::OperatorAction { .. } => {}
         }
     }
 
@@ -285,6 +287,8 @@ impl Views {
                 }
                 return;
             }
+            // A record of who acted; the action itself has its own events.
+            EventKind::OperatorAction { .. } => return,
             _ => {}
         }
         let Some(id) = event.unique_id.as_deref() else {
