@@ -115,9 +115,16 @@ pub fn root_of(path: &str) -> String {
     }
 }
 
-/// A path segment with everything but letters and digits percent-encoded.
+/// What [`segment`] encodes: everything but letters, digits, `-`, `_`, `~`
+/// (a `.` too, so that no id reads as `..`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A path segment or query value, percent-encoded.
 pub fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// An HTML page as a response.
@@ -205,7 +212,7 @@ mod tests {
 
     #[test]
     fn segments_are_encoded() {
-        assert_eq!(segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(segment("a/b c-d_e"), "a%2Fb%20c-d_e");
         assert_eq!(segment("../x"), "%2E%2E%2Fx");
     }
 }
