@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::auth::{Console, Role, Session};
 use super::orders::{self, Filter, OrderRow};
 use super::{html_response, root_of, segment, ConsoleError};
+use crate::event_log::EventKind;
 use crate::host::{Host, Overview};
 use crate::support::timestamp;
 use crate::workshop::status::{GetEvents, GetStatus};
@@ -265,6 +266,17 @@ pub async fn workshop(
         .map_err(|e| ConsoleError::Unavailable(e.to_string()))?
         .map_err(|e| ConsoleError::Unavailable(e.to_string()))?;
     let all = orders::fold(&events);
+    let actions: Vec<(u64, String)> = events
+        .iter()
+        .rev()
+        .filter_map(|e| match &e.kind {
+            EventKind::OperatorAction { action, by } if e.unique_id.is_none() => {
+                Some((e.ts_ms, format!("{action} by {by}")))
+            }
+            _ => None,
+        })
+        .take(10)
+        .collect();
     drop(events);
     let number = query.page.unwrap_or(0);
     let (rows, total) = orders::page(&all, &query.filter(), number, PER_PAGE);
@@ -300,6 +312,11 @@ pub async fn workshop(
         nav.pages aria-label="Pages" {
             @if number > 0 { a href={ (here) "?" (query.with_page(number - 1)) } { "Newer" } }
             @if number + 1 < pages { a href={ (here) "?" (query.with_page(number + 1)) } { "Older" } }
+        }
+        h2 { "Recent operator actions" }
+        @if actions.is_empty() { p.muted { "None recorded." } }
+        ul {
+            @for (ts, text) in &actions { li { (timestamp(*ts)) ": " (text) } }
         }
     };
     let title = format!("Workshop {name}");

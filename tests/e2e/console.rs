@@ -314,6 +314,11 @@ password = "{PASSWORD}"
     wait_until("worker running", Duration::from_secs(30), || {
         host.integration("alpha")["worker"] == "running"
     });
+    let list = admin.page("w/alpha");
+    assert!(
+        list.contains("stop worker by admin") && list.contains("start worker by admin"),
+        "{list}"
+    );
 
     // Signing out ends the session: the old cookie opens nothing.
     let r = support.post(support.url("signout"), &[("csrf", &csrf(&page))]);
