@@ -38,7 +38,7 @@ pub fn fold(events: &[Event]) -> Vec<OrderRow> {
         row.last_ms = event.ts_ms;
     }
     rows.reverse();
-    rows.sort_by(|a, b| b.first_ms.cmp(&a.first_ms));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.first_ms));
     rows
 }
 
