@@ -35,6 +35,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod console;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod erp;

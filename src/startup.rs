@@ -95,7 +95,8 @@ pub async fn run_host(
     let (host, mut kills) = Host::new(settings, cipher)?;
     host.start_all().await;
     let addr = listener.local_addr()?;
-    let server = crate::management::serve(host.clone(), admin, listener)?;
+    let console = crate::console::Console::from_env(config.console);
+    let server = crate::management::serve_with_console(host.clone(), admin, console, listener)?;
     let handle = server.handle();
     actix_rt::spawn(server);
     announce(&format!(

@@ -144,6 +144,7 @@ pub fn describe(event: &Event) -> String {
         EventKind::IntegrationUp { login } => login
             .as_deref()
             .map_or(String::new(), |l| format!("login={l:?}")),
+        EventKind::OperatorAction { action, by } => format!("{action} by {by}"),
     };
     let trace = event
         .trace_id

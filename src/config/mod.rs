@@ -6,6 +6,7 @@
 //! evidence settings are typed tables ([`tuning`]) that the CLI flags of
 //! `oilmat-erp workshop` fill as well.
 
+pub mod console;
 pub mod tuning;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use url::Url;
 
 use crate::secrets::Secret;
 
+pub use console::ConsoleConfig;
 pub use tuning::{BrowserSettings, EvidenceSettings, RetryPolicy, Timeouts, Tuning};
 
 /// The example written when the config file does not exist yet.
@@ -36,6 +38,15 @@ webdriver = "spawn"
 # The management API for the ILX admin GUI. The admin token comes from the
 # environment (OILMAT_ADMIN_TOKEN); without one, it listens on loopback only.
 listen = "127.0.0.1:8080"
+
+[console]
+# The support console at http://LISTEN/console/ (same listener). It is on when
+# OILMAT_ADMIN_TOKEN (everything) or OILMAT_SUPPORT_TOKEN (read and requeue
+# only) is set; sign in with one of them.
+# dashboard_url = "https://grafana.example/d/oilmat?var-workshop={workshop}"
+# trace_url = "https://tempo.example/trace/{trace_id}"   # must contain {trace_id}
+# secure_cookie = false          # true: the session cookie is sent over HTTPS only
+# session_hours = 8
 
 # One table per workshop; the same fields as PUT /integrations/{workshop}
 # (except password_env, which is for this file only).
@@ -86,6 +97,9 @@ pub struct HostConfig {
     /// The management API.
     #[serde(default)]
     pub management: ManagementConfig,
+    /// The support console under the management listener's `/console/`.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// The workshops, by name.
     #[serde(default)]
     pub workshops: BTreeMap<String, IntegrationConfig>,
@@ -290,6 +304,7 @@ impl HostConfig {
     /// Parses the file's text; errors name the offending key and line.
     pub fn parse(text: &str) -> anyhow::Result<HostConfig> {
         let config: HostConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.console.check().map_err(anyhow::Error::msg)?;
         Ok(config)
     }
 

@@ -208,6 +208,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         login: Option<String>,
     },
+    /// An operator acted through the support console (requeue, start, stop);
+    /// the event's `unique_id` names the order when the action concerned one.
+    #[serde(rename = "operator action")]
+    OperatorAction {
+        /// What was done: `requeue`, `start worker`, `stop api`, ...
+        action: String,
+        /// Who did it: `admin` or `support`.
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -227,6 +236,7 @@ impl EventKind {
             EventKind::WorkerStopped { .. } => "worker stopped",
             EventKind::IntegrationDown { .. } => "integration down",
             EventKind::IntegrationUp { .. } => "integration up",
+            EventKind::OperatorAction { .. } => "operator action",
         }
     }
 }

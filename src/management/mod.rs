@@ -1,7 +1,9 @@
 //! The management API of the integration host, for the ILX admin GUI. Every
 //! request needs `Authorization: Bearer TOKEN` when `OILMAT_ADMIN_TOKEN` is
 //! set; without a token the API listens on loopback only. Handlers talk to
-//! the host and the workshops' actors, never to a store or a driver.
+//! the host and the workshops' actors, never to a store or a driver. The
+//! support console ([`crate::console`]) is mounted under `/console/` with
+//! its own sign-in; its cookie never opens this API.
 
 use std::net::TcpListener;
 
@@ -13,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::IntegrationConfig;
+use crate::console::Console;
 use crate::host::{Host, HostError};
 use crate::http::AdminToken;
 use crate::workshop::intake::Requeue;
@@ -35,14 +38,26 @@ impl ResponseError for HostError {
 
 type Result<T> = std::result::Result<T, HostError>;
 
-/// Starts the management API on `listener`.
+/// Starts the management API on `listener` (the console with its default settings).
 pub fn serve(
     host: Host,
     admin: AdminToken,
     listener: TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let console = Console::from_env(crate::config::ConsoleConfig::default());
+    serve_with_console(host, admin, console, listener)
+}
+
+/// Starts the management API and the support console on `listener`.
+pub fn serve_with_console(
+    host: Host,
+    admin: AdminToken,
+    console: Console,
+    listener: TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
         let admin = admin.clone();
+        let console = console.clone();
         App::new()
             .app_data(web::Data::new(host.clone()))
             .app_data(web::Data::new(admin))
@@ -62,6 +77,7 @@ pub fn serve(
             .wrap(from_fn(crate::http::routes::http_span))
             .wrap(from_fn(crate::http::deadline::body_deadline))
             .configure(routes)
+            .configure(|cfg| crate::console::configure(cfg, console))
     })
     .workers(1)
     .client_disconnect_timeout(std::time::Duration::from_secs(2))
@@ -76,6 +92,13 @@ async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> std::result::Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if crate::console::is_console_path(req.path()) {
+        // The console signs its people in itself; its cookie opens nothing here.
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
     let allowed = req
         .app_data::<web::Data<AdminToken>>()
         .is_some_and(|admin| admin.allows(req.request()));

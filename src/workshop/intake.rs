@@ -154,6 +154,18 @@ pub struct ClearQueue(pub QueueKind);
 #[rtype(result = "event_log::Result<usize>")]
 pub struct Requeue(pub Option<String>);
 
+/// Record in the log what an operator did through the support console.
+#[derive(Message)]
+#[rtype(result = "event_log::Result<()>")]
+pub struct RecordOperatorAction {
+    /// The order concerned, if any.
+    pub unique_id: Option<String>,
+    /// What was done (`requeue`, `start worker`, ...).
+    pub action: String,
+    /// Who did it (`admin` or `support`).
+    pub by: String,
+}
+
 impl Handler<Enqueue> for Intake {
     type Result = ResponseFuture<event_log::Result<CreateAnswer>>;
 
@@ -264,6 +276,22 @@ impl Handler<Requeue> for Intake {
                 .execute(Command::Requeue { unique_id: msg.0 })
                 .await?;
             Ok(executed.map(|events| events.len()).unwrap_or(0))
+        })
+    }
+}
+
+impl Handler<RecordOperatorAction> for Intake {
+    type Result = ResponseFuture<event_log::Result<()>>;
+
+    fn handle(&mut self, msg: RecordOperatorAction, _: &mut Self::Context) -> Self::Result {
+        let journal = self.desk.journal.clone();
+        Box::pin(async move {
+            let command = Command::RecordOperatorAction {
+                unique_id: msg.unique_id,
+                action: msg.action,
+                by: msg.by,
+            };
+            journal.execute(command).await.map(|_| ())
         })
     }
 }

@@ -2,6 +2,7 @@
 //! headless Chromium through real chromedriver, a real fjall log on disk.
 
 mod check;
+mod console;
 mod core_flow;
 mod dashboards;
 mod durability;

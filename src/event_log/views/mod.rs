@@ -114,7 +114,7 @@ pub struct Submission {
 }
 
 impl OrderView {
-    fn new(unique_id: &str) -> OrderView {
+    pub fn new(unique_id: &str) -> OrderView {
         OrderView {
             unique_id: unique_id.to_string(),
             status: Status::BadRequest,
@@ -215,7 +215,8 @@ impl OrderView {
             EventKind::WorkerStarted { .. }
             | EventKind::WorkerStopped { .. }
             | EventKind::IntegrationDown { .. }
-            | EventKind::IntegrationUp { .. } => {}
+            | EventKind::IntegrationUp { .. }
+            | EventKind::OperatorAction { .. } => {}
         }
     }
 
@@ -363,6 +364,8 @@ impl Views {
                 self.health.apply(&event.kind);
                 return;
             }
+            // A record of who acted; the action itself has its own events.
+            EventKind::OperatorAction { .. } => return,
             _ => {}
         }
         let Some(id) = event.unique_id.as_deref() else {
