@@ -139,6 +139,7 @@ fn demo_tuning() -> Tuning {
             max_attempts: 3,
             initial_backoff_ms: 500,
             max_backoff_ms: 5_000,
+            ..RetryPolicy::DEFAULT
         },
         timeouts: Timeouts {
             step_secs: 15,

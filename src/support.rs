@@ -105,6 +105,7 @@ pub fn describe(event: &Event) -> String {
             screenshot,
             page_source,
             duration_ms,
+            ..
         } => {
             let mut s = format!(
                 "attempt={attempt} {} kind={} reason={reason:?} after {duration_ms} ms",

@@ -86,6 +86,7 @@ fn fail(views: &mut Views, now: u64, attempt: u32, failure: Failure) -> (bool, O
         policy: policy(),
         now_ms: now,
         trace_id: None,
+        charge: true,
     };
     let events = run(views, now, fail);
     let is_final = events

@@ -64,22 +64,25 @@ fn arb_command() -> impl Strategy<Value = Command> {
                 trace_id: None,
             }
         }),
-        (id.clone(), 1u32..5, any::<bool>()).prop_map(move |(unique_id, attempt, retryable)| {
-            Command::Fail {
-                unique_id,
-                attempt,
-                failure: if retryable {
-                    Failure::timeout("confirm save")
-                } else {
-                    Failure::new(FailureKind::UnknownItem, "unknown item: 99")
-                },
-                evidence: EvidencePaths::default(),
-                duration_ms: 7,
-                policy,
-                now_ms: 1_000,
-                trace_id: None,
+        (id.clone(), 1u32..5, any::<bool>(), any::<bool>()).prop_map(
+            move |(unique_id, attempt, retryable, charge)| {
+                Command::Fail {
+                    unique_id,
+                    attempt,
+                    failure: if retryable {
+                        Failure::timeout("confirm save")
+                    } else {
+                        Failure::new(FailureKind::UnknownItem, "unknown item: 99")
+                    },
+                    evidence: EvidencePaths::default(),
+                    duration_ms: 7,
+                    policy,
+                    now_ms: 1_000,
+                    trace_id: None,
+                    charge,
+                }
             }
-        }),
+        ),
         prop_oneof![Just(QueueKind::Task), Just(QueueKind::Error)]
             .prop_map(|queue| Command::Clear { queue }),
         prop::option::of(id).prop_map(|unique_id| Command::Requeue { unique_id }),
@@ -87,6 +90,16 @@ fn arb_command() -> impl Strategy<Value = Command> {
             running,
             by_operator
         }),
+        (
+            prop::option::of(prop_oneof![Just("kim".to_string()), Just("bo".to_string())]),
+            prop::option::of(Just("HTTP 503".to_string())),
+            0u64..10_000,
+        )
+            .prop_map(|(login, fault, since_ms)| Command::ReportErp {
+                login,
+                fault,
+                since_ms
+            }),
     ]
 }
 

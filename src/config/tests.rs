@@ -77,6 +77,7 @@ fn tuning_tables_parse_into_typed_settings() {
             max_attempts: 2,
             initial_backoff_ms: 10,
             max_backoff_ms: RetryPolicy::DEFAULT.max_backoff_ms,
+            ..RetryPolicy::DEFAULT
         }
     );
     assert_eq!(

@@ -24,6 +24,21 @@ pub struct RetryPolicy {
     /// The longest delay between attempts, in ms. Default 300000 (5 min).
     #[arg(long = "max-backoff-ms", default_value_t = RetryPolicy::DEFAULT.max_backoff_ms)]
     pub max_backoff_ms: u64,
+    /// Integration faults in a row (ERP unreachable, pages without their
+    /// landmarks, a dead browser) that take the integration down. Default 3.
+    #[arg(long = "breaker-threshold", default_value_t = RetryPolicy::DEFAULT.breaker_threshold)]
+    pub breaker_threshold: u32,
+    /// While down, the first wait between reachability checks, in ms; it
+    /// doubles. Default 5000.
+    #[arg(long = "check-initial-ms", default_value_t = RetryPolicy::DEFAULT.check_initial_ms)]
+    pub check_initial_ms: u64,
+    /// The longest wait between reachability checks, in ms. Default 60000.
+    #[arg(long = "check-max-ms", default_value_t = RetryPolicy::DEFAULT.check_max_ms)]
+    pub check_max_ms: u64,
+    /// How long an order may wait for an ERP that is down before it fails
+    /// (`ERP unavailable since ...`), in seconds. Default 604800 (7 days).
+    #[arg(long = "max-age-secs", default_value_t = RetryPolicy::DEFAULT.max_age_secs)]
+    pub max_age_secs: u64,
 }
 
 impl RetryPolicy {
@@ -32,6 +47,10 @@ impl RetryPolicy {
         max_attempts: 12,
         initial_backoff_ms: 2_000,
         max_backoff_ms: 300_000,
+        breaker_threshold: 3,
+        check_initial_ms: 5_000,
+        check_max_ms: 60_000,
+        max_age_secs: 7 * 24 * 3600,
     };
 
     /// The event log's policy: at least one attempt, the cap never below
@@ -193,6 +212,7 @@ mod tests {
             max_attempts: 0,
             initial_backoff_ms: 500,
             max_backoff_ms: 10,
+            ..RetryPolicy::DEFAULT
         }
         .policy(Duration::from_secs(120));
         assert_eq!((policy.max_attempts, policy.max_backoff_ms), (1, 500));

@@ -194,6 +194,7 @@ mod tests {
                 "b",
                 EventKind::Failed {
                     reason: "unknown item: 10".into(),
+                    uncharged: false,
                     failure: None,
                     is_final: true,
                     attempt: 1,

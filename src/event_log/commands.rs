@@ -4,8 +4,9 @@
 use crate::order::{Failure, FailureKind};
 
 use super::events::{EventKind, NewEvent, OrderData, QueueKind};
+use super::retry::judge_failure;
 pub use super::retry::{RetryPolicy, LOOK_AGAIN_MS};
-use super::views::{refused_save, OrderView, Status, Views};
+use super::views::{OrderView, Status, Views};
 
 /// Files kept for support after a failed attempt, relative to the workshop folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +93,18 @@ pub enum Command {
         now_ms: u64,
         /// Trace id of the attempt.
         trace_id: Option<String>,
+        /// False for an integration fault (design.md rule 6): the attempt
+        /// is not the order's, it costs none of its attempts and never
+        /// fails it.
+        charge: bool,
+    },
+    /// An order waited for the ERP past its maximum age: it fails for good
+    /// with the reason `ERP unavailable since <time>`.
+    GiveUp {
+        /// The order.
+        unique_id: String,
+        /// Why.
+        reason: String,
     },
     /// Empty a queue; its orders end `failed` with the reason `cleared`.
     Clear {
@@ -221,6 +234,23 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
         }
         Command::Fail { .. } => decide_fail(views, command),
+        Command::GiveUp { unique_id, reason } => {
+            let order = views.order(unique_id).ok_or(Refusal::Unknown)?;
+            if !order.is_pending() {
+                return Err(Refusal::NotApplicable(order.status));
+            }
+            let failed = EventKind::Failed {
+                reason: reason.clone(),
+                failure: Some(FailureKind::ErpUnavailable),
+                is_final: true,
+                attempt: order.attempt,
+                screenshot: None,
+                page_source: None,
+                duration_ms: 0,
+                uncharged: false,
+            };
+            Ok(vec![NewEvent::order(unique_id, None, failed)])
+        }
         Command::Clear { queue } => Ok(views
             .queue(*queue)
             .map(|o| NewEvent::order(&o.unique_id, None, EventKind::Cleared { queue: *queue }))
@@ -376,12 +406,21 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         policy,
         now_ms,
         trace_id,
+        charge,
     } = command
     else {
         return Err(Refusal::Unknown);
     };
     let order = current_attempt(views, unique_id, *attempt)?;
-    let (is_final, reason, retry_at_ms) = judge_failure(&order, *attempt, failure, policy, *now_ms);
+    let uncharged = !charge && !failure.is_final() && failure.kind != FailureKind::Unsettled;
+    let (is_final, reason, retry_at_ms) = if uncharged {
+        // Not the order's fault: it keeps its attempts and its place; the
+        // worker takes it again once the ERP works.
+        let at = now_ms + policy.backoff_ms(0);
+        (false, failure.reason.clone(), Some(at))
+    } else {
+        judge_failure(&order, *attempt, failure, policy, *now_ms)
+    };
     let failed = EventKind::Failed {
         reason,
         failure: Some(failure.kind),
@@ -390,6 +429,7 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         screenshot: evidence.screenshot.clone(),
         page_source: evidence.page_source.clone(),
         duration_ms: *duration_ms,
+        uncharged: uncharged && order.charged,
     };
     let trace = trace_id.as_deref();
     let mut events = vec![NewEvent::order(unique_id, trace, failed)];
@@ -402,54 +442,6 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         events.push(NewEvent::order(unique_id, trace, kind));
     }
     Ok(events)
-}
-
-/// Whether a failure ends the order, its reason, and when to try again.
-/// A save whose outcome is unknown keeps the order from failing (and from
-/// adding a line) until its settle time has passed and a look found no
-/// line; looking costs no attempt.
-fn judge_failure(
-    order: &OrderView,
-    attempt: u32,
-    failure: &Failure,
-    policy: &RetryPolicy,
-    now_ms: u64,
-) -> (bool, String, Option<u64>) {
-    let used_up = order.attempts_in_round >= policy.max_attempts;
-    let gave_up = |reason: &str| {
-        format!(
-            "{reason} (gave up after {} attempts)",
-            order.attempts_in_round
-        )
-    };
-    let open = order
-        .submitted
-        .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
-    let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
-    if failure.kind == FailureKind::Unsettled {
-        if now_ms >= settled_at && used_up {
-            let reason =
-                "timeout: save not confirmed and no line on the case after the settle time";
-            return (true, gave_up(reason), None);
-        }
-        let at = if now_ms >= settled_at {
-            now_ms
-        } else {
-            (now_ms + LOOK_AGAIN_MS).min(settled_at)
-        };
-        return (false, failure.reason.clone(), Some(at));
-    }
-    if failure.is_final() {
-        return (true, failure.reason.clone(), None);
-    }
-    let backoff = now_ms + policy.backoff_ms(order.attempts_in_round);
-    match (used_up, open) {
-        (false, _) => (false, failure.reason.clone(), Some(backoff)),
-        // Attempts used up, but a save may still land: look once more after
-        // its settle time before failing.
-        (true, Some(_)) => (false, failure.reason.clone(), Some(backoff.max(settled_at))),
-        (true, None) => (true, gave_up(&failure.reason), None),
-    }
 }
 
 fn decide_requeue(views: &Views, unique_id: Option<&str>) -> Decision {

@@ -141,6 +141,10 @@ pub enum EventKind {
     Failed {
         /// Why, as support should read it.
         reason: String,
+        /// True for an integration fault: the attempt is given back to the
+        /// order (it counts none of its attempts).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        uncharged: bool,
         /// The typed kind of the failure; absent in logs written before
         /// kinds were typed (then [`failure_kind`] reads it off the reason).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,8 @@
 //! The retry policy a workshop runs with: attempts, backoff and the settle
-//! time of an unconfirmed save.
+//! time of an unconfirmed save, and how a failure is judged under it.
+
+use super::views::{refused_save, OrderView};
+use crate::order::{Failure, FailureKind};
 
 /// How failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,5 +42,53 @@ impl RetryPolicy {
         self.initial_backoff_ms
             .saturating_mul(1u64 << doublings)
             .min(self.max_backoff_ms)
+    }
+}
+
+/// Whether a failure ends the order, its reason, and when to try again.
+/// A save whose outcome is unknown keeps the order from failing (and from
+/// adding a line) until its settle time has passed and a look found no
+/// line; looking costs no attempt.
+pub(super) fn judge_failure(
+    order: &OrderView,
+    attempt: u32,
+    failure: &Failure,
+    policy: &RetryPolicy,
+    now_ms: u64,
+) -> (bool, String, Option<u64>) {
+    let used_up = order.attempts_in_round >= policy.max_attempts;
+    let gave_up = |reason: &str| {
+        format!(
+            "{reason} (gave up after {} attempts)",
+            order.attempts_in_round
+        )
+    };
+    let open = order
+        .submitted
+        .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
+    let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
+    if failure.kind == FailureKind::Unsettled {
+        if now_ms >= settled_at && used_up {
+            let reason =
+                "timeout: save not confirmed and no line on the case after the settle time";
+            return (true, gave_up(reason), None);
+        }
+        let at = if now_ms >= settled_at {
+            now_ms
+        } else {
+            (now_ms + LOOK_AGAIN_MS).min(settled_at)
+        };
+        return (false, failure.reason.clone(), Some(at));
+    }
+    if failure.is_final() {
+        return (true, failure.reason.clone(), None);
+    }
+    let backoff = now_ms + policy.backoff_ms(order.attempts_in_round);
+    match (used_up, open) {
+        (false, _) => (false, failure.reason.clone(), Some(backoff)),
+        // Attempts used up, but a save may still land: look once more after
+        // its settle time before failing.
+        (true, Some(_)) => (false, failure.reason.clone(), Some(backoff.max(settled_at))),
+        (true, None) => (true, gave_up(&failure.reason), None),
     }
 }

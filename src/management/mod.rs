@@ -19,8 +19,9 @@ use crate::console::Console;
 use crate::host::{Host, HostError};
 use crate::http::AdminToken;
 use crate::workshop::intake::Requeue;
+use crate::workshop::status::GetErpState;
 use crate::workshop::status::{GetEvents, TakeSample};
-use crate::workshop::worker::{StartWorker, StopWorker};
+use crate::workshop::worker::{CheckErp, StartWorker, StopWorker};
 
 impl ResponseError for HostError {
     fn status_code(&self) -> StatusCode {
@@ -125,6 +126,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/integrations/{workshop}/worker/{action}",
             web::put().to(worker_action),
         )
+        .route(
+            "/integrations/{workshop}/erp/check",
+            web::put().to(erp_check),
+        )
         .route("/integrations/{workshop}/requeue", web::post().to(requeue))
         .route("/integrations/{workshop}/events", web::get().to(events))
         .route("/metrics", web::get().to(metrics));
@@ -214,6 +219,21 @@ async fn worker_action(
     };
     Ok(HttpResponse::Ok()
         .json(json!({"workshop": name, "worker": if running { "running" } else { "stopped" }})))
+}
+
+/// `PUT .../erp/check`: a reachability check now; answers the `erp` object.
+async fn erp_check(host: web::Data<Host>, path: web::Path<String>) -> Result<HttpResponse> {
+    let name = path.into_inner();
+    let ws = host.workshop(&name).await?;
+    let unavailable = |e: actix::MailboxError| HostError::Unavailable(e.to_string());
+    ws.actors.worker.send(CheckErp).await.map_err(unavailable)?;
+    let erp = ws
+        .actors
+        .status
+        .send(GetErpState)
+        .await
+        .map_err(unavailable)?;
+    Ok(HttpResponse::Ok().json(json!({"workshop": name, "erp": erp})))
 }
 
 #[derive(Deserialize)]

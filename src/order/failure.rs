@@ -28,7 +28,8 @@ pub enum FailureKind {
     UnknownItem,
     /// The case is closed or invoiced: no lines can be added.
     ClosedCase,
-    /// The ERP refused the login.
+    /// The ERP refused the login: an integration fault (the orders using
+    /// that login wait), not the order's.
     LoginFailed,
     /// A step's landmarks did not appear by its deadline.
     Timeout,
@@ -43,13 +44,15 @@ pub enum FailureKind {
     /// An earlier save's outcome is still unknown and its line is not on
     /// the case yet: nothing was added; look again later (design.md rule 6).
     Unsettled,
+    /// The ERP stayed unavailable past the maximum age of an order.
+    ErpUnavailable,
     /// Anything else (and old reasons that name no known kind).
     Other,
 }
 
 impl FailureKind {
     /// Every kind, for metric labels.
-    pub const ALL: [FailureKind; 12] = [
+    pub const ALL: [FailureKind; 13] = [
         FailureKind::BadInput,
         FailureKind::UnknownCase,
         FailureKind::UnknownItem,
@@ -61,6 +64,7 @@ impl FailureKind {
         FailureKind::SessionExpired,
         FailureKind::Cleared,
         FailureKind::Unsettled,
+        FailureKind::ErpUnavailable,
         FailureKind::Other,
     ];
 
@@ -78,6 +82,7 @@ impl FailureKind {
             FailureKind::SessionExpired => "session_expired",
             FailureKind::Cleared => "cleared",
             FailureKind::Unsettled => "unsettled",
+            FailureKind::ErpUnavailable => "erp_unavailable",
             FailureKind::Other => "other",
         }
     }
@@ -90,8 +95,8 @@ impl FailureKind {
                 | FailureKind::UnknownCase
                 | FailureKind::UnknownItem
                 | FailureKind::ClosedCase
-                | FailureKind::LoginFailed
                 | FailureKind::Cleared
+                | FailureKind::ErpUnavailable
         )
     }
 
@@ -102,13 +107,27 @@ impl FailureKind {
             | FailureKind::UnknownCase
             | FailureKind::UnknownItem
             | FailureKind::ClosedCase
-            | FailureKind::Cleared => Blame::Order,
-            FailureKind::LoginFailed | FailureKind::Webdriver => Blame::Integration,
-            FailureKind::Timeout
+            | FailureKind::Cleared
+            | FailureKind::ErpUnavailable => Blame::Order,
+            FailureKind::LoginFailed
+            | FailureKind::Webdriver
+            | FailureKind::Timeout
             | FailureKind::ErpServerError
-            | FailureKind::SessionExpired
-            | FailureKind::Unsettled
-            | FailureKind::Other => Blame::Attempt,
+            | FailureKind::SessionExpired => Blame::Integration,
+            FailureKind::Unsettled | FailureKind::Other => Blame::Attempt,
+        }
+    }
+
+    /// Whom a failure is charged to, given whether the attempt had clicked
+    /// save (design.md rule 6): a page that did not show its landmarks, a
+    /// server error or a lost session after the save click, on a page that
+    /// otherwise worked, is this order's; a refused login or a dead browser
+    /// stays the integration's.
+    pub fn blame_after(self, saved: bool) -> Blame {
+        match (self, self.blame()) {
+            (FailureKind::LoginFailed | FailureKind::Webdriver, blame) => blame,
+            (_, Blame::Integration) if saved => Blame::Attempt,
+            (_, blame) => blame,
         }
     }
 
@@ -127,6 +146,7 @@ impl FailureKind {
             ("erp server error", FailureKind::ErpServerError),
             ("session expired", FailureKind::SessionExpired),
             ("cleared", FailureKind::Cleared),
+            ("erp unavailable", FailureKind::ErpUnavailable),
         ];
         prefixed
             .iter()
@@ -231,7 +251,17 @@ mod tests {
 
     #[test]
     fn kinds_say_final_and_blame() {
-        assert!(Failure::login_failed().is_final());
+        assert!(!Failure::login_failed().is_final());
+        assert_eq!(
+            FailureKind::LoginFailed.blame_after(true),
+            Blame::Integration
+        );
+        assert_eq!(FailureKind::Timeout.blame_after(false), Blame::Integration);
+        assert_eq!(FailureKind::Timeout.blame_after(true), Blame::Attempt);
+        assert_eq!(
+            FailureKind::ErpServerError.blame_after(true),
+            Blame::Attempt
+        );
         assert!(!Failure::timeout("confirm save").is_final());
         assert_eq!(FailureKind::UnknownItem.blame(), Blame::Order);
         assert_eq!(FailureKind::Webdriver.blame(), Blame::Integration);

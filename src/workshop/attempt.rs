@@ -160,8 +160,10 @@ async fn record_outcome(
 ) {
     let duration_ms = elapsed.as_millis() as u64;
     let (unique_id, order_id) = (unique_id.to_string(), unique_id);
+    let order = ctx.journal.views().order(order_id).map(|o| o.into_owned());
     let command = match outcome {
         Ok(booked) => {
+            super::outage::on_success(ctx);
             ctx.state.failing_streak.store(0, Ordering::Relaxed);
             ctx.state
                 .timings
@@ -175,6 +177,7 @@ async fn record_outcome(
             }
         }
         Err(error) => {
+            let charge = super::outage::charge_for(ctx, order.as_ref(), attempt, &error).await;
             if error.is_final() {
                 ctx.state.failing_streak.store(0, Ordering::Relaxed);
             } else if error.kind == FailureKind::Unsettled {
@@ -194,10 +197,11 @@ async fn record_outcome(
                 policy: ctx.settings.retry,
                 now_ms: now_ms(),
                 trace_id,
+                charge,
             }
         }
     };
-    let received_ms = ctx.journal.views().order(order_id).map(|o| o.received_ms);
+    let received_ms = order.as_ref().map(|o| o.received_ms);
     match ctx.journal.execute(command).await {
         Ok(Ok(events)) => observe_final(&ctx.settings.name, &events, received_ms),
         Ok(Err(refusal)) => tracing::warn!(%refusal, "outcome not recorded"),

@@ -62,7 +62,7 @@ pub(super) async fn book(
     attempt: Attempt<'_>,
 ) -> erp::Result<Booked> {
     let order = attempt.order;
-    let credentials = credentials(ctx, order).await?;
+    let credentials = order_credentials(ctx, order).await?;
     if switches_login(ctx, &credentials) {
         // Another ERP user than the session's: start from a fresh browser.
         session.reset().await;
@@ -117,7 +117,10 @@ fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
 }
 
 /// The ERP login for this order: the integration's own, else the order's.
-async fn credentials(ctx: &WorkerCtx, order: &OrderView) -> erp::Result<Credentials> {
+pub(super) async fn order_credentials(
+    ctx: &WorkerCtx,
+    order: &OrderView,
+) -> erp::Result<Credentials> {
     if let Some(own) = &ctx.settings.credentials {
         return Ok(own.clone());
     }

@@ -6,9 +6,11 @@
 
 mod attempt;
 mod booking;
+pub mod breaker;
 pub mod evidence;
 pub mod intake;
 pub mod leftovers;
+mod outage;
 pub mod probe;
 pub mod queue;
 pub mod status;
@@ -44,6 +46,8 @@ pub struct WorkshopSettings {
     pub browser: BrowserConfig,
     /// How failed attempts are retried.
     pub retry: RetryPolicy,
+    /// When the integration goes down, and how it is checked while down.
+    pub breaker: breaker::BreakerPolicy,
     /// The longest one browser step may take.
     pub step_timeout: Duration,
     /// The longest a whole attempt may take.
@@ -95,6 +99,7 @@ impl WorkshopSettings {
             data_dir,
             browser,
             retry: tuning.retry.policy(tuning.timeouts.settle()),
+            breaker: breaker_policy(&tuning.retry),
             step_timeout,
             attempt_timeout: tuning.timeouts.attempt(),
             idle_close: tuning.browser.idle_close(),
@@ -116,6 +121,18 @@ impl WorkshopSettings {
     /// Where failed attempts leave their screenshots and page sources.
     pub fn evidence_dir(&self) -> PathBuf {
         self.dir().join("evidence")
+    }
+}
+
+/// The breaker's settings from the retry table: at least one fault; the
+/// cap never below the first wait.
+fn breaker_policy(retry: &crate::config::RetryPolicy) -> breaker::BreakerPolicy {
+    let initial = Duration::from_millis(retry.check_initial_ms.max(100));
+    breaker::BreakerPolicy {
+        threshold: retry.breaker_threshold.max(1),
+        check_initial: initial,
+        check_max: Duration::from_millis(retry.check_max_ms).max(initial),
+        max_age: Duration::from_secs(retry.max_age_secs.max(1)),
     }
 }
 

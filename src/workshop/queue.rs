@@ -42,10 +42,17 @@ impl Handler<NextOrder> for Queue {
 
     fn handle(&mut self, _: NextOrder, _: &mut Self::Context) -> Self::Result {
         let views = self.journal.views();
-        MessageResult(next_due(
-            views.queue(crate::event_log::QueueKind::Task),
-            now_ms(),
-        ))
+        // Orders whose login the ERP refuses wait (single-workshop mode,
+        // design.md rule 6); the others go on.
+        let refused = &views.health.refused_logins;
+        let usable = |o: &&OrderView| {
+            o.order
+                .as_ref()
+                .and_then(|d| d.username.as_deref())
+                .is_none_or(|u| !refused.contains_key(u))
+        };
+        let queue = views.queue(crate::event_log::QueueKind::Task);
+        MessageResult(next_due(queue.filter(usable), now_ms()))
     }
 }
 

@@ -53,6 +53,9 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
         state,
         session_login: std::sync::Mutex::new(None),
         recorded_pid: std::sync::atomic::AtomicU32::new(0),
+        breaker: std::sync::Mutex::new(initial_breaker(&settings, &journal)),
+        check_now: tokio::sync::Notify::new(),
+        checks: tokio::sync::watch::channel(0).0,
     };
     let worker = BrowserWorker::start_in_arbiter(&arbiter, move |_| BrowserWorker::new(ctx, run));
     tracing::info!(workshop = %name, erp = %settings.erp_type, worker = run, "workshop started");
@@ -77,4 +80,16 @@ impl Workshop {
         self.arbiter.stop();
         tracing::info!(workshop = %self.settings.name, "workshop stopped");
     }
+}
+
+/// The breaker as the log leaves it: down (with a check at once) while the
+/// ERP is down or refuses the integration's own login.
+fn initial_breaker(settings: &WorkshopSettings, journal: &Journal) -> super::breaker::Breaker {
+    let mut breaker = super::breaker::Breaker::new(settings.breaker);
+    let views = journal.views();
+    let own = settings.credentials.as_ref().map(|c| c.username.as_str());
+    if views.health.blocking(own).is_some() {
+        breaker.go_down(std::time::Instant::now());
+    }
+    breaker
 }

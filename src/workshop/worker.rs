@@ -70,6 +70,12 @@ pub struct WorkerCtx {
     pub session_login: std::sync::Mutex<Option<Credentials>>,
     /// The chromedriver pid last written to the workshop's pid file (0: none).
     pub recorded_pid: AtomicU32,
+    /// When the integration is down and when it is checked next.
+    pub breaker: std::sync::Mutex<super::breaker::Breaker>,
+    /// Wakes the loop for a reachability check now (`erp/check`).
+    pub check_now: tokio::sync::Notify,
+    /// Counts the reachability checks done (what `erp/check` waits for).
+    pub checks: watch::Sender<u64>,
 }
 
 /// The browser worker actor.
@@ -140,6 +146,27 @@ pub struct StopWorker {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
+
+/// Run a reachability check now (design.md rule 6) and answer once it is
+/// done (or the worker did not get to it within an attempt's time).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CheckErp;
+
+impl Handler<CheckErp> for BrowserWorker {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: CheckErp, _: &mut Self::Context) -> Self::Result {
+        let ctx = self.ctx.clone();
+        let mut done = ctx.checks.subscribe();
+        done.mark_unchanged();
+        ctx.check_now.notify_one();
+        Box::pin(async move {
+            let within = ctx.settings.attempt_timeout + Duration::from_secs(30);
+            let _ = tokio::time::timeout(within, done.changed()).await;
+        })
+    }
+}
 
 impl Handler<StartWorker> for BrowserWorker {
     type Result = ResponseFuture<bool>;
@@ -214,6 +241,9 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
     let mut last_used = Instant::now();
     // The first probe as soon as the worker is idle, so the metric shows early.
     let mut probe_due = ctx.settings.probe.as_ref().map(|_| Instant::now());
+    // While the ERP refuses some orders' logins (single-workshop mode), those
+    // logins are tried again on the check schedule.
+    let mut login_check: Option<Instant> = None;
     loop {
         if !*desired.borrow_and_update() {
             ctx.state.running.store(false, Ordering::Relaxed);
@@ -224,6 +254,20 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
             continue;
         }
         ctx.state.running.store(true, Ordering::Relaxed);
+        if let Some(due) = super::outage::next_check(&ctx) {
+            // Down: no orders are taken; the check runs on its schedule.
+            super::outage::give_up_old_orders(&ctx).await;
+            let checked = tokio::select! {
+                _ = desired.changed() => false,
+                _ = ctx.check_now.notified() => true,
+                _ = tokio::time::sleep_until(due.into()) => true,
+            };
+            if checked {
+                session = Some(run_check(&ctx, session.take()).await);
+                last_used = Instant::now();
+            }
+            continue;
+        }
         let next = match ctx.queue.send(NextOrder).await {
             Ok(next) => next,
             Err(_) => return,
@@ -253,9 +297,23 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
         if let Some(due) = probe_due {
             nap = nap.min(due.saturating_duration_since(Instant::now()));
         }
+        login_check = super::outage::refused_login_check(&ctx, login_check);
+        if let Some(due) = login_check {
+            if due <= Instant::now() {
+                session = Some(run_check(&ctx, session.take()).await);
+                last_used = Instant::now();
+                login_check = None;
+                continue;
+            }
+            nap = nap.min(due.saturating_duration_since(Instant::now()));
+        }
         tokio::select! {
             _ = desired.changed() => {}
             _ = appended.changed() => {}
+            _ = ctx.check_now.notified() => {
+                session = Some(run_check(&ctx, session.take()).await);
+                last_used = Instant::now();
+            }
             _ = tokio::time::sleep(nap) => {
                 if last_used.elapsed() >= ctx.settings.idle_close {
                     close_browser(&ctx, &mut session).await;
@@ -263,6 +321,14 @@ async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
             }
         }
     }
+}
+
+/// A reachability check in the worker's browser; tells whoever waits for it.
+async fn run_check(ctx: &WorkerCtx, session: Option<BrowserSession>) -> BrowserSession {
+    let mut session = session.unwrap_or_else(|| BrowserSession::new(ctx.settings.browser.clone()));
+    super::outage::check(ctx, &mut session).await;
+    ctx.checks.send_modify(|n| *n += 1);
+    session
 }
 
 async fn close_browser(ctx: &WorkerCtx, session: &mut Option<BrowserSession>) {

@@ -23,6 +23,10 @@ pub const FAST: &[&str] = &[
     "1000",
     "--step-timeout-secs",
     "10",
+    // An unconfirmed save (a session that expired after the save click, a
+    // save that never confirms) is looked at again after this long.
+    "--settle-secs",
+    "5",
 ];
 
 /// `oilmat-erp workshop 0 NAME ERP` against a sandbox, and its data dir.

@@ -146,6 +146,7 @@ trace_url = "http://traces.test/trace/{{trace_id}}"
 erp_type = "au2office"
 erp_url = "{erp}"
 port = {port}
+listen = "127.0.0.1"
 username = "{USER}"
 password = "{PASSWORD}"
 "#,

@@ -146,9 +146,11 @@ fn final_failures_go_to_the_error_queue_with_their_reason() {
         (order("f-item", "558", "999", "1"), "unknown item"),
         (order("f-case", "12345", "10", "1"), "unknown case"),
         (order("f-closed", "900", "10", "1"), "closed case"),
-        (wrong_password, "login failed"),
         (order("f-good", "558", "10", "1"), ""),
     ];
+    // A refused login is the integration's fault, not the order's: its
+    // order waits (design.md rule 6) while the others go on.
+    assert_eq!(ws.create(&wrong_password).0, 200);
     for (o, _) in &posted {
         assert_eq!(ws.create(o).0, 200);
     }
@@ -168,8 +170,20 @@ fn final_failures_go_to_the_error_queue_with_their_reason() {
             );
         }
     }
+    let (_, status) = ws.status("f-login");
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("waiting for the ERP: login refused since "),
+        "{status}"
+    );
+    assert_ne!(status["status"], "failed", "{status}");
+    let (_, alive) = ws.get("/alive");
+    assert_eq!(alive["erp"]["state"], "up", "{alive}");
+    assert_eq!(alive["erp"]["logins_refused"], 1, "{alive}");
     let (_, errors) = ws.get("/queue?type=error");
-    assert_eq!(errors["length"], 4);
+    assert_eq!(errors["length"], 3);
     assert!(errors["queue"][0]["reason"].is_string());
     assert!(errors["queue"]
         .as_array()

@@ -12,5 +12,6 @@ mod host;
 mod hygiene;
 mod legacy_log;
 mod otel;
+mod outage;
 mod security;
 mod settle;

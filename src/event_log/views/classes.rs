@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use crate::order::FailureKind;
 
 /// The classes [`failure_class`] sorts final failures into.
-pub const FAILURE_CLASSES: [&str; 7] = [
+pub const FAILURE_CLASSES: [&str; 8] = [
     "login_failed",
     "unknown_item",
     "unknown_case",
     "closed_case",
     "bad_input",
     "retries_exhausted",
+    "erp_unavailable",
     "other",
 ];
 
@@ -50,7 +51,8 @@ pub fn failure_class_of(kind: FailureKind) -> &'static str {
         | FailureKind::UnknownItem
         | FailureKind::UnknownCase
         | FailureKind::ClosedCase
-        | FailureKind::BadInput => kind.as_str(),
+        | FailureKind::BadInput
+        | FailureKind::ErpUnavailable => kind.as_str(),
         FailureKind::Timeout
         | FailureKind::Webdriver
         | FailureKind::ErpServerError

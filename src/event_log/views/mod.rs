@@ -102,6 +102,10 @@ pub struct OrderView {
     /// The seq of the event that last refused it, while it is only a bad request.
     #[serde(default)]
     pub bad_seq: u64,
+    /// Whether its current attempt counts as one of its attempts (a look
+    /// while a save settles does not).
+    #[serde(default)]
+    pub charged: bool,
 }
 
 /// A `save submitted` without a known outcome yet.
@@ -129,6 +133,7 @@ impl OrderView {
             span_id: None,
             submitted: None,
             bad_seq: 0,
+            charged: false,
         }
     }
 
@@ -167,6 +172,7 @@ impl OrderView {
                 self.status = Status::Processing;
                 self.attempt = *attempt;
                 self.attempts_in_round += u32::from(*may_add);
+                self.charged = *may_add;
                 self.retry_at_ms = None;
             }
             EventKind::SaveSubmitted { attempt } => {
@@ -186,8 +192,13 @@ impl OrderView {
                 is_final,
                 failure,
                 attempt,
+                uncharged,
                 ..
             } => {
+                if *uncharged && self.charged && self.attempt == *attempt {
+                    self.attempts_in_round = self.attempts_in_round.saturating_sub(1);
+                    self.charged = false;
+                }
                 if refused_save(self.submitted, *attempt, failure_kind(*failure, reason)) {
                     self.submitted = None;
                 }
