@@ -64,9 +64,46 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_group_child_and_its_own_children_die_with_the_group() {
-        let mut command = sleeper();
+        use std::io::BufRead;
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped());
+        let (mut child, mut group) = spawn_in_own_group(&mut command).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        assert!(is_alive(grandchild));
+        group.kill();
+        child.wait().unwrap();
+        // Dead, or a zombie waiting for whoever adopted it (no command line).
+        let gone = || {
+            !is_alive(grandchild)
+                || process_command(grandchild)
+                    .unwrap_or_default()
+                    .trim()
+                    .is_empty()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !gone() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the grandchild outlived its group"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_group_child_dies_with_the_group() {
+        let mut command = std::process::Command::new("ping");
+        command.args(["-n", "30", "127.0.0.1"]);
         let (mut child, mut group) = spawn_in_own_group(&mut command).unwrap();
         let pid = child.id();
         assert!(is_alive(pid));
@@ -87,19 +124,5 @@ mod tests {
                 .await
                 .expect("the stop request resolves the shutdown");
         });
-    }
-
-    #[cfg(unix)]
-    fn sleeper() -> std::process::Command {
-        let mut command = std::process::Command::new("sleep");
-        command.arg("30");
-        command
-    }
-
-    #[cfg(windows)]
-    fn sleeper() -> std::process::Command {
-        let mut command = std::process::Command::new("ping");
-        command.args(["-n", "30", "127.0.0.1"]);
-        command
     }
 }
