@@ -11,3 +11,4 @@ mod host;
 mod hygiene;
 mod legacy_log;
 mod otel;
+mod platform;
