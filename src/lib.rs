@@ -31,6 +31,9 @@
 //!   settings and runs it until a shutdown future resolves.
 //! - [`cli`]: the command line and its translation into settings; `main.rs`
 //!   is a thin shell over it and [`startup`].
+//! - [`platform`]: every call that differs between Unix and Windows (process
+//!   groups or job objects, signals or console events and the Windows
+//!   service, file modes or ACLs); a leaf like [`order`].
 
 pub mod check;
 pub mod cli;
@@ -44,6 +47,7 @@ pub mod host;
 pub mod http;
 pub mod management;
 pub mod order;
+pub mod platform;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;

@@ -1,10 +1,10 @@
 //! Secrets at rest: ChaCha20-Poly1305 with a random nonce per value, keyed by
 //! a 32-byte key from `OILMAT_SECRET_KEY` (64 hex digits) or from a key file
-//! created on first use with mode 0600, outside every workshop's folder.
+//! created on first use readable by its owner only (mode 0600; on Windows an
+//! ACL naming only the current user), outside every workshop's folder.
 
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -88,6 +88,12 @@ impl fmt::Debug for Cipher {
 impl Cipher {
     /// The key from the environment, else from `data_dir`'s key file (created if missing).
     pub fn load(data_dir: &Path) -> Result<Cipher, Error> {
+        Cipher::load_file(&data_dir.join(KEY_FILE))
+    }
+
+    /// The key from the environment, else from the key file at `path`
+    /// (created if missing).
+    pub fn load_file(path: &Path) -> Result<Cipher, Error> {
         if let Ok(hex) = std::env::var(KEY_ENV) {
             let key = parse_hex_key(&hex).ok_or_else(|| Error::Key {
                 path: KEY_ENV.to_string(),
@@ -95,7 +101,7 @@ impl Cipher {
             })?;
             return Ok(Cipher::from_key(&key));
         }
-        let path = data_dir.join(KEY_FILE);
+        let path = path.to_path_buf();
         let key = read_or_create_key(&path).map_err(|e| Error::Key {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -175,11 +181,7 @@ fn create_key(path: &PathBuf) -> std::io::Result<[u8; 32]> {
     }
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
+    let created = crate::platform::create_private_file(path);
     match created {
         Ok(mut file) => {
             file.write_all(to_hex(&key).as_bytes())?;
@@ -208,6 +210,7 @@ mod tests {
             .is_err());
     }
 
+    #[cfg(unix)]
     #[test]
     fn key_file_is_created_private_and_reused() {
         use std::os::unix::fs::PermissionsExt;

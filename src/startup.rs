@@ -17,6 +17,7 @@ use crate::config::HostConfig;
 use crate::erp::WebDriverEndpoint;
 use crate::host::{Host, HostSettings};
 use crate::http::{self, AdminToken, ApiState, KillSwitch};
+use crate::platform;
 #[cfg(feature = "sandbox")]
 use crate::sandbox::{self, SandboxOptions};
 use crate::secrets::Cipher;
@@ -85,7 +86,10 @@ pub async fn run_host(
     let listen = management_address(&config.management.listen, &admin)?;
     let listener = TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen} (management)"))?;
-    let cipher = Cipher::load(&config.data_dir)?;
+    let cipher = match &config.key_file {
+        Some(path) => Cipher::load_file(path)?,
+        None => Cipher::load(&config.data_dir)?,
+    };
     let settings = HostSettings {
         data_dir: config.data_dir,
         endpoint,
@@ -149,12 +153,10 @@ fn management_address(listen: &str, admin: &AdminToken) -> anyhow::Result<Socket
     Ok(addr)
 }
 
-/// Lets file-size limits surface as write errors (503) instead of killing the process.
+/// Lets file-size limits surface as write errors (503) instead of killing
+/// the process (no-op on Windows, which has no SIGXFSZ).
 pub fn ignore_sigxfsz() {
-    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
+    platform::ignore_sigxfsz();
 }
 
 /// Prints a line on stdout at once (tests and scripts wait for it).
@@ -164,18 +166,8 @@ pub fn announce(line: &str) {
     let _ = out.flush();
 }
 
-/// Resolves on Ctrl-C or SIGTERM: the shutdown `main` passes.
+/// Resolves on Ctrl-C or SIGTERM (on Windows: Ctrl-C, Ctrl-Break or the
+/// service's stop): the shutdown `main` passes.
 pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    platform::shutdown_signal().await;
 }

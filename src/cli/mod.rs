@@ -41,6 +41,9 @@ pub enum Cmd {
     /// Synthetic check: logs in and opens the probe case, saving nothing;
     /// prints each step's result and time; exit code 1 if it fails.
     Check(CheckArgs),
+    /// Windows only: install, uninstall, start or stop `serve` as a Windows
+    /// service (on Linux, the README's systemd unit does this).
+    Service(ServiceArgs),
 }
 
 /// Where workshop data lives.
@@ -60,6 +63,35 @@ pub struct ServeArgs {
     /// Overrides the config's data_dir.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The secret key's file (created readable by its owner only if
+    /// missing); default: the key file's default location.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// `oilmat-erp service` (Windows only).
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// What to do with the service.
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+/// The actions of `oilmat-erp service`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Registers `serve` as a service that starts at boot: the config and the
+    /// key in %ProgramData%\oilmat-erp, the data in its workshop_logs folder.
+    Install,
+    /// Stops the service and removes it (the data, config and key stay).
+    Uninstall,
+    /// Starts the installed service.
+    Start,
+    /// Stops the service (every integration stops as on Ctrl-C).
+    Stop,
+    /// What the service manager runs: `serve` under its control.
+    #[command(hide = true)]
+    Run(ServeArgs),
 }
 
 /// `oilmat-erp workshop`.

@@ -101,6 +101,7 @@ impl ServeArgs {
         if let Some(data_dir) = &self.data_dir {
             config.data_dir = data_dir.clone();
         }
+        config.key_file.clone_from(&self.key_file);
         Ok((config, created))
     }
 }

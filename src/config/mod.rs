@@ -103,6 +103,10 @@ pub struct HostConfig {
     /// The workshops, by name.
     #[serde(default)]
     pub workshops: BTreeMap<String, IntegrationConfig>,
+    /// The secret key's file, when given on the command line (`serve
+    /// --key-file`); else the default location.
+    #[serde(skip)]
+    pub key_file: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {

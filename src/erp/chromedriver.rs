@@ -1,13 +1,14 @@
 //! The chromedriver the service starts and supervises itself: its own
-//! process group, so that no Chromium child outlives it.
+//! process group (a job object on Windows), so that no Chromium child
+//! outlives it.
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::{Failure, Result};
+use crate::platform::{self, ProcessGroup};
 
 /// How long a spawned chromedriver may take to answer `GET /status` ready.
 const CHROMEDRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -19,6 +20,7 @@ const READY_POLL: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct ChromeDriver {
     child: Child,
+    group: ProcessGroup,
     url: String,
     reaped: bool,
     group_killed: bool,
@@ -27,18 +29,19 @@ pub struct ChromeDriver {
 impl ChromeDriver {
     /// The chromedriver binary: `$OILMAT_CHROMEDRIVER`, else
     /// `./chromedriver/chromedriver`, else `chromedriver` on `PATH`, else
-    /// `/usr/bin/chromedriver`.
+    /// `/usr/bin/chromedriver` (with `.exe` on Windows).
     pub fn locate() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os("OILMAT_CHROMEDRIVER") {
             return Some(PathBuf::from(path));
         }
-        let local = PathBuf::from("./chromedriver/chromedriver");
+        let file = format!("chromedriver{}", std::env::consts::EXE_SUFFIX);
+        let local = PathBuf::from("./chromedriver").join(&file);
         if local.is_file() {
             return Some(local);
         }
         let on_path = std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
-                .map(|dir| dir.join("chromedriver"))
+                .map(|dir| dir.join(&file))
                 .find(|candidate| candidate.is_file())
         });
         let fallback = PathBuf::from("/usr/bin/chromedriver");
@@ -53,16 +56,17 @@ impl ChromeDriver {
         })?;
         let port = free_port()?;
         let (stdout, stderr) = output_to(log)?;
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .spawn()
+            .stderr(stderr);
+        let (child, group) = platform::spawn_in_own_group(&mut command)
             .map_err(|e| Failure::webdriver(format!("cannot start {}: {e}", binary.display())))?;
         let mut chromedriver = ChromeDriver {
             child,
+            group,
             url: format!("http://127.0.0.1:{port}"),
             reaped: false,
             group_killed: false,
@@ -101,7 +105,7 @@ impl ChromeDriver {
         &self.url
     }
 
-    /// The process id (also its process group id).
+    /// The process id (also its process group id on Unix).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -125,11 +129,7 @@ impl ChromeDriver {
     pub fn kill(&mut self) {
         if !self.group_killed {
             self.group_killed = true;
-            if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-                // SAFETY: kill(2) with a negative pid only signals that process
-                // group; it touches no memory of ours.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            }
+            self.group.kill();
         }
         if !self.reaped {
             self.reaped = true;

@@ -53,7 +53,6 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd as _, RawFd};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -69,6 +68,7 @@ use self::html::{html, json_error, page, session_token};
 use self::state::{
     CaseSeed, Down, FaultsPatch, ItemSeed, Line, NewLine, SaveError, Saved, Seed, State, UserSeed,
 };
+use crate::platform;
 
 /// How long a session may stay idle unless configured otherwise.
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(15 * 60);
@@ -215,12 +215,12 @@ fn configure_erp(erp: SandboxKind, cfg: &mut web::ServiceConfig) {
 
 /// The raw socket of a connection, kept for the `close` outage.
 #[derive(Debug, Clone, Copy)]
-struct ConnSocket(RawFd);
+struct ConnSocket(platform::RawSocket);
 
 /// Remembers each TCP connection's socket in its connection data.
 fn remember_socket(conn: &dyn Any, ext: &mut Extensions) {
     if let Some(tcp) = conn.downcast_ref::<actix_rt::net::TcpStream>() {
-        ext.insert(ConnSocket(tcp.as_raw_fd()));
+        ext.insert(ConnSocket(platform::raw_socket(tcp)));
     }
 }
 
@@ -237,13 +237,10 @@ fn outage(down: Down, req: actix_web::dev::ServiceRequest) -> Option<ServiceResp
             page("Vedligeholdelse", include_str!("maintenance.html")),
         ),
         Down::Close => {
-            if let Some(ConnSocket(fd)) = req.request().conn_data::<ConnSocket>().copied() {
-                // SAFETY: `fd` is the socket of the connection this request
-                // arrived on, which stays open while the request is served;
-                // shutdown() only ends its traffic, the owner still closes it.
-                unsafe {
-                    libc::shutdown(fd, libc::SHUT_RDWR);
-                }
+            if let Some(ConnSocket(socket)) = req.request().conn_data::<ConnSocket>().copied() {
+                // SAFETY: `socket` is the socket of the connection this request
+                // arrived on, which stays open while the request is served.
+                unsafe { platform::shutdown_socket(socket) };
             }
             return None;
         }

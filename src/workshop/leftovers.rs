@@ -1,8 +1,12 @@
 //! A workshop killed with SIGKILL cannot stop its chromedriver. Its process
 //! group id is recorded in the workshop's folder, so the next start of the
-//! workshop finds and kills what the last one left behind.
+//! workshop finds and kills what the last one left behind. (On Windows the
+//! job object dies with the process and takes chromedriver along; the
+//! record is a second line of defence there.)
 
 use std::path::{Path, PathBuf};
+
+use crate::platform;
 
 const PIDFILE: &str = "chromedriver.pid";
 
@@ -30,18 +34,15 @@ pub fn reap(workshop_dir: &Path) {
     let path = pidfile(workshop_dir);
     let Some(pid) = std::fs::read_to_string(&path)
         .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
+        .and_then(|s| s.trim().parse::<u32>().ok())
         .filter(|pid| *pid > 1)
     else {
         return;
     };
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if String::from_utf8_lossy(&cmdline).contains("chromedriver") {
+    let command = platform::process_command(pid).unwrap_or_default();
+    if command.contains("chromedriver") {
         tracing::warn!(pid, "killing the chromedriver a previous run left behind");
-        // SAFETY: kill has no memory preconditions; the pid was checked to be chromedriver.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+        platform::kill_recorded_group(pid);
     }
     record(workshop_dir, None);
 }

@@ -15,3 +15,4 @@ mod otel;
 mod outage;
 mod security;
 mod settle;
+mod platform;
