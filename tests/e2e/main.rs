@@ -13,6 +13,6 @@ mod hygiene;
 mod legacy_log;
 mod otel;
 mod outage;
+mod platform;
 mod security;
 mod settle;
-mod platform;
