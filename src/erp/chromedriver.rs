@@ -62,6 +62,10 @@ impl ChromeDriver {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
+        // chromedriver and Chromium get none of the service's secrets.
+        for name in secret_env_names() {
+            command.env_remove(name);
+        }
         let (child, group) = platform::spawn_in_own_group(&mut command)
             .map_err(|e| Failure::webdriver(format!("cannot start {}: {e}", binary.display())))?;
         let mut chromedriver = ChromeDriver {
@@ -178,5 +182,41 @@ async fn is_ready(client: &reqwest::Client, status_url: &str) -> bool {
     match response.json::<serde_json::Value>().await {
         Ok(body) => body["value"]["ready"] == serde_json::Value::Bool(true),
         Err(_) => false,
+    }
+}
+/// The environment variables that may hold a secret (the service's own
+/// `OILMAT_*`, and any `*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*API_KEY*`).
+fn secret_env_names() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| is_secret_name(&name.to_string_lossy()))
+        .collect()
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("OILMAT_")
+        || ["PASSWORD", "SECRET", "TOKEN", "API_KEY"]
+            .iter()
+            .any(|word| upper.contains(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_kept_from_the_browser() {
+        for name in [
+            "OILMAT_SECRET_KEY",
+            "OILMAT_ADMIN_TOKEN",
+            "HOSSES_ERP_PASSWORD",
+            "api_key",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG", "TMPDIR"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 }

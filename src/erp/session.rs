@@ -21,7 +21,6 @@ const REQUEST_MARGIN: Duration = Duration::from_secs(10);
 /// shared/stack-notes.md).
 const CHROMIUM_ARGS: &[&str] = &[
     "--headless=new",
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--disable-background-networking",
@@ -290,6 +289,9 @@ fn capabilities(config: &BrowserConfig, profile: Option<&Path>) -> WebDriverResu
     let mut caps = DesiredCapabilities::chrome();
     for arg in CHROMIUM_ARGS {
         caps.add_arg(arg)?;
+    }
+    if crate::platform::chromium_needs_no_sandbox() {
+        caps.add_arg("--no-sandbox")?;
     }
     if let Some(dir) = profile {
         caps.add_arg(&format!("--user-data-dir={}", dir.display()))?;

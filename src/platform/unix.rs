@@ -81,6 +81,13 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Whether Chromium must run without its sandbox: only as root, where it
+/// refuses to start with one.
+pub fn chromium_needs_no_sandbox() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Lets file-size limits surface as write errors instead of killing the process.
 pub fn ignore_sigxfsz() {
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.

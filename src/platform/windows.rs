@@ -308,3 +308,8 @@ pub unsafe fn shutdown_socket(socket: RawSocket) {
         shutdown(socket as usize, SD_BOTH);
     }
 }
+
+/// Whether Chromium must run without its sandbox: never on Windows.
+pub fn chromium_needs_no_sandbox() -> bool {
+    false
+}
