@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oilmat_erp::erp::ErpType;
 use oilmat_erp::erp::{log_in, Credentials, Failure as Error};
-use oilmat_erp::order::Booked;
+use oilmat_erp::order::{Booked, FailureKind};
 use oilmat_testkit::in_process::{order_line, DriverBench, DRIVER_PASSWORD, DRIVER_USER};
 use serde_json::json;
 
@@ -59,7 +59,12 @@ async fn final_failures_carry_their_reasons() {
     let wrong = bench
         .book_as(&order_line("u-1", "1001", "0815", "1"), "forkert")
         .await;
-    assert_eq!(final_reason(wrong), "login failed");
+    // A refused login is the integration's fault, not the order's
+    // (design.md rule 6): not final; its orders wait for a good check.
+    let wrong = wrong.expect_err("a refused login");
+    assert_eq!(wrong.kind, FailureKind::LoginFailed);
+    assert_eq!(wrong.reason, "login failed");
+    assert!(!wrong.is_final());
 
     let unknown_item = bench.book(&order_line("u-2", "1001", "9999", "1")).await;
     assert_eq!(

@@ -19,6 +19,7 @@ pub mod chromedriver;
 pub mod error;
 pub mod evidence;
 pub mod fields;
+pub mod login;
 pub mod probe;
 pub mod session;
 pub mod ui;

@@ -1,6 +1,7 @@
 //! admanager's part of the UI contract (shared/erp-ui.md): the URLs,
 //! element selectors and texts its driver relies on.
 
+use crate::erp::login::LoginForm;
 use crate::erp::waiting::LoginLandmarks;
 
 /// How the login page is recognised (also inside the lines frame).
@@ -48,3 +49,13 @@ pub fn case_path(case_id: &str) -> String {
         crate::erp::waiting::url_component(case_id)
     )
 }
+
+/// The login form and what follows it.
+pub const LOGIN_FORM: LoginForm = LoginForm {
+    path: LOGIN_PATH,
+    username: USERNAME,
+    password: PASSWORD,
+    button: LOGIN_BUTTON,
+    home: HOME,
+    refused: LOGIN_ERROR,
+};

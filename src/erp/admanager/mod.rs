@@ -11,6 +11,7 @@ use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
 use super::fields::{check_typed, LineInputs};
+use super::login::log_in_with;
 use super::probe::ProbeSteps;
 use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
 use super::waiting::{click, css, fill, holds, on_login_page, text_of, Cond};
@@ -29,21 +30,8 @@ pub(crate) struct Admanager;
 impl ErpUi for Admanager {
     #[tracing::instrument(skip_all, name = "login")]
     async fn log_in(&self, page: &ErpPage<'_>, creds: &Credentials) -> Result<()> {
-        let driver = page.driver;
-        dismiss_stray_alert(driver).await;
-        page.goto(LOGIN_PATH, "login").await?;
-        let form = [Cond::Shown(css(USERNAME)), Cond::Present(css(HOME))];
-        if page.wait(&form, None, "login").await? == Some(1) {
-            return Ok(());
-        }
-        fill(driver, css(USERNAME), &creds.username).await?;
-        fill(driver, css(PASSWORD), &creds.password).await?;
-        click(driver, css(LOGIN_BUTTON), "login").await?;
-        let outcome = [Cond::Present(css(HOME)), Cond::HasText(css(LOGIN_ERROR))];
-        match page.wait(&outcome, None, "login").await? {
-            Some(0) => Ok(()),
-            _ => Err(Failure::login_failed()),
-        }
+        dismiss_stray_alert(page.driver).await;
+        log_in_with(page, &LOGIN_FORM, creds).await
     }
 
     async fn book_once<H: BeforeSave>(

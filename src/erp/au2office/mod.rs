@@ -11,6 +11,7 @@ use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
 use super::fields::{check_typed, LineInputs};
+use super::login::log_in_with;
 use super::probe::ProbeSteps;
 use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
 use super::waiting::{click, css, css_string, fill, text_of, Cond};
@@ -29,20 +30,7 @@ pub(crate) struct Au2office;
 impl ErpUi for Au2office {
     #[tracing::instrument(skip_all, name = "login")]
     async fn log_in(&self, page: &ErpPage<'_>, creds: &Credentials) -> Result<()> {
-        let driver = page.driver;
-        page.goto(LOGIN_PATH, "login").await?;
-        let form = [Cond::Shown(css(USERNAME)), Cond::Present(css(HOME))];
-        if page.wait(&form, None, "login").await? == Some(1) {
-            return Ok(());
-        }
-        fill(driver, css(USERNAME), &creds.username).await?;
-        fill(driver, css(PASSWORD), &creds.password).await?;
-        click(driver, css(LOGIN_BUTTON), "login").await?;
-        let outcome = [Cond::Present(css(HOME)), Cond::HasText(css(ALERT))];
-        match page.wait(&outcome, None, "login").await? {
-            Some(0) => Ok(()),
-            _ => Err(Failure::login_failed()),
-        }
+        log_in_with(page, &LOGIN_FORM, creds).await
     }
 
     async fn book_once<H: BeforeSave>(
