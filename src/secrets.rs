@@ -86,9 +86,25 @@ impl fmt::Debug for Cipher {
 }
 
 impl Cipher {
-    /// The key from the environment, else from `data_dir`'s key file (created if missing).
+    /// The key from the environment, else from the key file beside the
+    /// data dir, never inside it (design.md rule 5: a copy of the data dir
+    /// alone decrypts nothing), created if missing. A key file an older
+    /// version left inside the data dir is moved out at first start.
     pub fn load(data_dir: &Path) -> Result<Cipher, Error> {
-        Cipher::load_file(&data_dir.join(KEY_FILE))
+        let path = default_key_path(data_dir);
+        let old = data_dir.join(KEY_FILE);
+        if std::env::var_os(KEY_ENV).is_none() && old.is_file() && !path.exists() {
+            std::fs::rename(&old, &path).map_err(|e| Error::Key {
+                path: old.display().to_string(),
+                message: format!(
+                    "cannot move it out of the data dir to {}: {e}",
+                    path.display()
+                ),
+            })?;
+            sync_dir(&path);
+            tracing::warn!(from = %old.display(), to = %path.display(), "moved the key file out of the data dir");
+        }
+        Cipher::load_file(&path)
     }
 
     /// The key from the environment, else from the key file at `path`
@@ -165,13 +181,48 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where the key file lives by default: beside the data dir (in its parent
+/// folder), so that the data dir holds ciphertext only.
+pub fn default_key_path(data_dir: &Path) -> PathBuf {
+    let parent = data_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parent.join(KEY_FILE)
+}
+
+/// Makes a new or renamed entry of `path`'s folder durable (best effort).
+fn sync_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Ok(dir) = std::fs::File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 fn read_or_create_key(path: &PathBuf) -> std::io::Result<[u8; 32]> {
-    match std::fs::read_to_string(path) {
+    match read_key_text(path) {
         Ok(text) => parse_hex_key(&text).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "not 64 hex digits")
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(path),
         Err(e) => Err(e),
+    }
+}
+
+/// The key file's text; an empty file is one another process is still
+/// writing (it creates the file, then writes and syncs it): wait for it.
+fn read_key_text(path: &Path) -> std::io::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let text = std::fs::read_to_string(path)?;
+        if !text.trim().is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
@@ -186,6 +237,7 @@ fn create_key(path: &PathBuf) -> std::io::Result<[u8; 32]> {
         Ok(mut file) => {
             file.write_all(to_hex(&key).as_bytes())?;
             file.sync_all()?;
+            sync_dir(path);
             Ok(key)
         }
         // Another process created it first: use theirs.
@@ -212,17 +264,31 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn key_file_is_created_private_and_reused() {
+    fn key_file_is_created_private_beside_the_data_dir_and_reused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let a = Cipher::load(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let data = dir.path().join("workshop_logs");
+        let a = Cipher::load(&data).unwrap();
+        assert!(!data.join(KEY_FILE).exists(), "never inside the data dir");
+        let key = dir.path().join(KEY_FILE);
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let b = Cipher::load(dir.path()).unwrap();
+        let b = Cipher::load(&data).unwrap();
         assert_eq!(b.open(&a.seal(b"x", "c"), "c").unwrap(), b"x");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_old_key_inside_the_data_dir_is_moved_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("workshop_logs");
+        std::fs::create_dir_all(&data).unwrap();
+        let old = Cipher::load_file(&data.join(KEY_FILE)).unwrap();
+        let sealed = old.seal(b"kept", "c");
+        let moved = Cipher::load(&data).unwrap();
+        assert_eq!(moved.open(&sealed, "c").unwrap(), b"kept");
+        assert!(!data.join(KEY_FILE).exists());
+        assert!(dir.path().join(KEY_FILE).exists());
     }
 
     #[test]
