@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thirtyfour::prelude::*;
@@ -129,18 +131,25 @@ pub struct BrowserSession {
     chromedriver: Option<ChromeDriver>,
     webdriver: Option<WebDriver>,
     profile_dir: Option<PathBuf>,
-    restarts: u64,
+    /// Browser restarts, counted here only (shared with whoever reads it).
+    restarts: Arc<AtomicU64>,
 }
 
 impl BrowserSession {
     /// A session that starts its browser on first use.
     pub fn new(config: BrowserConfig) -> Self {
+        BrowserSession::counted(config, Arc::default())
+    }
+
+    /// The same, counting its restarts into `counter` (the workshop's
+    /// metric, which outlives any one session).
+    pub fn counted(config: BrowserConfig, counter: Arc<AtomicU64>) -> Self {
         BrowserSession {
             config,
             chromedriver: None,
             webdriver: None,
             profile_dir: None,
-            restarts: 0,
+            restarts: counter,
         }
     }
 
@@ -171,7 +180,7 @@ impl BrowserSession {
 
     /// How many times the session was reset (restarted after breaking).
     pub fn restarts(&self) -> u64 {
-        self.restarts
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// The spawned chromedriver's pid, if one runs.
@@ -199,8 +208,8 @@ impl BrowserSession {
     /// Closes a broken session so that the next [`Self::driver`] starts a
     /// fresh one.
     pub async fn reset(&mut self) {
-        self.restarts += 1;
-        tracing::info!(restarts = self.restarts, "resetting the browser session");
+        let restarts = self.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::info!(restarts, "resetting the browser session");
         self.close().await;
     }
 

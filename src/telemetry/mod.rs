@@ -1,6 +1,7 @@
 //! Telemetry: logs, metrics, traces. Called from everywhere; calls nothing
 //! back (it imports nothing of workshop, http or erp).
 
+pub mod events;
 pub mod logging;
 pub mod metrics;
 pub mod steps;

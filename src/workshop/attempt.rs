@@ -12,9 +12,10 @@ use super::new_trace_id;
 use crate::erp::{self, BrowserSession};
 use crate::event_log::{events::now_ms, Command, EventKind, EvidencePaths, OrderView};
 use crate::order::{Booked, Failure, FailureKind};
+use crate::telemetry::events::{AttemptFinished, OrderFinished};
 use crate::telemetry::tracing_otel;
 
-use super::worker::{sync_pidfile, WorkerCtx};
+use super::worker::{new_session, sync_pidfile, WorkerCtx};
 
 /// Runs one attempt in its own task; a panic there is a retryable failure.
 pub(super) async fn run_isolated(
@@ -22,28 +23,58 @@ pub(super) async fn run_isolated(
     session: Option<BrowserSession>,
     order: OrderView,
 ) -> BrowserSession {
-    let mut session = session.unwrap_or_else(|| BrowserSession::new(ctx.settings.browser.clone()));
+    let mut session = session.unwrap_or_else(|| new_session(ctx));
     let task_ctx = ctx.clone();
     let unique_id = order.unique_id.clone();
-    ctx.state.busy.store(true, Ordering::Relaxed);
-    ctx.state.busy_since_ms.store(now_ms(), Ordering::Relaxed);
+    let _busy = Busy::start(ctx);
     let handle = actix_rt::spawn(async move {
         attempt(&task_ctx, &mut session, order).await;
         session
     });
+    // The attempt never outlives the loop that waits for it (a shutdown, a
+    // restart of the workshop): dropping the wait aborts the task.
+    let _abort = AbortOnDrop(handle.abort_handle());
     let session = match handle.await {
         Ok(session) => session,
         Err(join_error) => {
             ctx.state.panics.fetch_add(1, Ordering::Relaxed);
-            ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
             tracing::error!(unique_id = %unique_id, error = %join_error, "attempt panicked; browser replaced, order will be retried");
             record_panic(ctx, &unique_id).await;
-            BrowserSession::new(ctx.settings.browser.clone())
+            // The panicked task took the session with it: a replacement,
+            // counted as a restart.
+            let mut session = new_session(ctx);
+            session.reset().await;
+            session
         }
     };
-    ctx.state.busy.store(false, Ordering::Relaxed);
-    ctx.state.busy_since_ms.store(0, Ordering::Relaxed);
     session
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Marks the worker busy while an attempt runs, however it ends.
+struct Busy<'a>(&'a WorkerCtx);
+
+impl<'a> Busy<'a> {
+    fn start(ctx: &'a WorkerCtx) -> Busy<'a> {
+        ctx.state.busy.store(true, Ordering::Relaxed);
+        ctx.state.busy_since_ms.store(now_ms(), Ordering::Relaxed);
+        Busy(ctx)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.state.busy.store(false, Ordering::Relaxed);
+        self.0.state.busy_since_ms.store(0, Ordering::Relaxed);
+    }
 }
 
 async fn record_panic(ctx: &WorkerCtx, unique_id: &str) {
@@ -107,7 +138,6 @@ async fn run_attempt(
         evidence = super::booking::keep_evidence(ctx, session, &order.unique_id, attempt).await;
         if !error.is_final() {
             session.reset().await;
-            ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
             sync_pidfile(ctx, session);
         }
     }
@@ -165,9 +195,15 @@ async fn record_outcome(
         Ok(booked) => {
             super::outage::on_success(ctx);
             ctx.state.failing_streak.store(0, Ordering::Relaxed);
-            ctx.state
-                .timings
-                .observe(&ctx.settings.name, "completed", elapsed);
+            let event = AttemptFinished {
+                workshop: &ctx.settings.name,
+                unique_id: order_id,
+                attempt,
+                outcome: "completed",
+                kind: None,
+                elapsed,
+            };
+            event.emit(&ctx.state.timings);
             Command::Complete {
                 unique_id,
                 attempt,
@@ -185,9 +221,15 @@ async fn record_outcome(
             } else {
                 ctx.state.failing_streak.fetch_add(1, Ordering::Relaxed);
             }
-            ctx.state
-                .timings
-                .observe(&ctx.settings.name, "failed", elapsed);
+            let event = AttemptFinished {
+                workshop: &ctx.settings.name,
+                unique_id: order_id,
+                attempt,
+                outcome: "failed",
+                kind: Some(error.kind.as_str()),
+                elapsed,
+            };
+            event.emit(&ctx.state.timings);
             Command::Fail {
                 unique_id,
                 attempt,
@@ -203,7 +245,7 @@ async fn record_outcome(
     };
     let received_ms = order.as_ref().map(|o| o.received_ms);
     match ctx.journal.execute(command).await {
-        Ok(Ok(events)) => observe_final(&ctx.settings.name, &events, received_ms),
+        Ok(Ok(events)) => order_finished(&ctx.settings.name, &events, received_ms),
         Ok(Err(refusal)) => tracing::warn!(%refusal, "outcome not recorded"),
         // The order stays `processing` in the log and is retried; the driver's
         // reference check keeps that from booking it twice.
@@ -213,8 +255,8 @@ async fn record_outcome(
     }
 }
 
-/// Records the end-to-end duration of an order that reached its final status.
-fn observe_final(workshop: &str, events: &[crate::event_log::Event], received_ms: Option<u64>) {
+/// Tells telemetry of an order that reached its final status.
+fn order_finished(workshop: &str, events: &[crate::event_log::Event], received_ms: Option<u64>) {
     let Some(received_ms) = received_ms else {
         return;
     };
@@ -225,6 +267,13 @@ fn observe_final(workshop: &str, events: &[crate::event_log::Event], received_ms
             _ => continue,
         };
         let elapsed = Duration::from_millis(event.ts_ms.saturating_sub(received_ms));
-        crate::telemetry::steps::observe_order(workshop, outcome, elapsed);
+        let unique_id = event.unique_id.as_deref().unwrap_or_default();
+        OrderFinished {
+            workshop,
+            unique_id,
+            outcome,
+            elapsed,
+        }
+        .emit();
     }
 }

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod status;
 pub mod supervisor;
 pub mod worker;
+mod worker_loop;
 
 use std::path::PathBuf;
 use std::time::Duration;

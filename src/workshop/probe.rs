@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use super::worker::{sync_pidfile, WorkerCtx};
+use super::worker::{new_session, sync_pidfile, WorkerCtx};
 use super::ProbeSettings;
 use crate::erp::probe::{run_probe, ProbeReport, ProbeTarget};
 use crate::erp::BrowserSession;
@@ -45,7 +45,7 @@ pub(super) async fn run(
     session: Option<BrowserSession>,
 ) -> BrowserSession {
     let settings = &ctx.settings;
-    let mut session = session.unwrap_or_else(|| BrowserSession::new(settings.browser.clone()));
+    let mut session = session.unwrap_or_else(|| new_session(ctx));
     let was_open = session.is_open();
     let target = ProbeTarget {
         erp: settings.erp_type,
@@ -81,7 +81,7 @@ pub(super) async fn run(
                 duration: Duration::ZERO,
                 error: Some("probe panicked".into()),
             };
-            (BrowserSession::new(settings.browser.clone()), outcome)
+            (new_session(ctx), outcome)
         }
     };
     ctx.state.probe.set(outcome);

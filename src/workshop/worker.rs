@@ -9,24 +9,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
-use super::attempt::run_isolated;
-use super::queue::{Next, NextOrder, Queue};
+use super::queue::Queue;
+use super::worker_loop::Worker;
 use super::WorkshopSettings;
 use crate::erp::{BrowserSession, Credentials};
-use crate::event_log::{events::now_ms, Command, Journal};
+use crate::event_log::{Command, Journal};
 use crate::secrets::Cipher;
 use crate::telemetry::metrics::AttemptTimings;
 
 /// What the worker shares with the status desk and the metrics.
 #[derive(Debug, Default)]
 pub struct WorkerState {
-    running: AtomicBool,
+    pub(super) running: AtomicBool,
     pub(super) busy: AtomicBool,
     pub(super) failing_streak: AtomicU32,
     /// Browser sessions replaced after a failure or a panic.
-    pub browser_restarts: AtomicU64,
+    pub browser_restarts: Arc<AtomicU64>,
     /// Attempts whose task panicked.
     pub panics: AtomicU64,
     /// When the current attempt started (ms since epoch), 0 when idle.
@@ -78,11 +78,35 @@ pub struct WorkerCtx {
     pub checks: watch::Sender<u64>,
 }
 
-/// The browser worker actor.
+/// The browser worker actor: carries the operator's messages to the
+/// worker's loop ([`Worker`]), which owns the browser and runs in a task of
+/// its own until its shutdown.
 pub struct BrowserWorker {
     ctx: Arc<WorkerCtx>,
     desired: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: Option<Running>,
+}
+
+/// The loop's task: how to stop it, and its end.
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    abort: tokio::task::AbortHandle,
+    ended: tokio::task::JoinHandle<()>,
+}
+
+/// The loop panicked (outside an attempt, which has its own task): start
+/// a new one.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Respawn;
+
+impl Handler<Respawn> for BrowserWorker {
+    type Result = ();
+
+    fn handle(&mut self, _: Respawn, ctx: &mut Self::Context) {
+        tracing::error!(workshop = %self.ctx.settings.name, "worker loop ended unexpectedly; restarting it");
+        self.spawn_loop(ctx);
+    }
 }
 
 impl BrowserWorker {
@@ -92,14 +116,31 @@ impl BrowserWorker {
         BrowserWorker {
             ctx: Arc::new(ctx),
             desired,
-            task: None,
+            running: None,
         }
     }
 
-    fn spawn_loop(&mut self) {
-        let ctx = self.ctx.clone();
-        let desired = self.desired.subscribe();
-        self.task = Some(actix_rt::spawn(run_loop(ctx, desired)));
+    /// Starts the loop; a panic of it comes back as [`Respawn`].
+    fn spawn_loop(&mut self, ctx: &mut Context<Self>) {
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let worker = Worker::new(self.ctx.clone(), self.desired.subscribe());
+        let run = actix_rt::spawn(worker.run(async {
+            let _ = stop.await;
+        }));
+        let abort = run.abort_handle();
+        let me = ctx.address();
+        let ended = actix_rt::spawn(async move {
+            if let Err(e) = run.await {
+                if e.is_panic() {
+                    me.do_send(Respawn);
+                }
+            }
+        });
+        self.running = Some(Running {
+            shutdown,
+            abort,
+            ended,
+        });
     }
 }
 
@@ -107,20 +148,12 @@ impl Actor for BrowserWorker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.spawn_loop();
-        // Supervision: a loop that ended without being told to is started again.
-        ctx.run_interval(Duration::from_secs(1), |this, _| {
-            if this.task.as_ref().is_some_and(|t| t.is_finished()) {
-                tracing::error!(workshop = %this.ctx.settings.name, "worker loop ended unexpectedly; restarting it");
-                this.ctx.state.browser_restarts.fetch_add(1, Ordering::Relaxed);
-                this.spawn_loop();
-            }
-        });
+        self.spawn_loop(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(running) = self.running.take() {
+            running.abort.abort();
         }
     }
 }
@@ -202,22 +235,22 @@ impl Handler<Shutdown> for BrowserWorker {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
-        self.desired.send_replace(false);
-        // Without a sender the idle loop closes the browser (quits the
-        // session) and ends; one in an attempt is stopped at once.
-        drop(std::mem::replace(
-            &mut self.desired,
-            watch::channel(false).0,
-        ));
-        let busy = self.ctx.state.is_busy();
-        let task = self.task.take();
+        // The loop ends at once (an attempt in progress is aborted with its
+        // task) and quits the browser; past the grace it is aborted too.
+        let running = self.running.take();
         ctx.stop();
         Box::pin(async move {
-            if let Some(mut task) = task {
+            if let Some(Running {
+                shutdown,
+                abort,
+                mut ended,
+            }) = running
+            {
+                let _ = shutdown.send(());
                 let grace = Duration::from_secs(10);
-                if busy || tokio::time::timeout(grace, &mut task).await.is_err() {
-                    task.abort();
-                    let _ = task.await;
+                if tokio::time::timeout(grace, &mut ended).await.is_err() {
+                    abort.abort();
+                    let _ = ended.await;
                 }
             }
         })
@@ -234,111 +267,13 @@ async fn record_worker(journal: &Journal, running: bool, by_operator: bool) {
     }
 }
 
-/// The worker's life: book due orders while wanted; close the browser when idle.
-async fn run_loop(ctx: Arc<WorkerCtx>, mut desired: watch::Receiver<bool>) {
-    let mut session = Some(BrowserSession::new(ctx.settings.browser.clone()));
-    let mut appended = ctx.journal.subscribe();
-    let mut last_used = Instant::now();
-    // The first probe as soon as the worker is idle, so the metric shows early.
-    let mut probe_due = ctx.settings.probe.as_ref().map(|_| Instant::now());
-    // While the ERP refuses some orders' logins (single-workshop mode), those
-    // logins are tried again on the check schedule.
-    let mut login_check: Option<Instant> = None;
-    loop {
-        if !*desired.borrow_and_update() {
-            ctx.state.running.store(false, Ordering::Relaxed);
-            close_browser(&ctx, &mut session).await;
-            if desired.changed().await.is_err() {
-                return;
-            }
-            continue;
-        }
-        ctx.state.running.store(true, Ordering::Relaxed);
-        if let Some(due) = super::outage::next_check(&ctx) {
-            // Down: no orders are taken; the check runs on its schedule.
-            super::outage::give_up_old_orders(&ctx).await;
-            let checked = tokio::select! {
-                _ = desired.changed() => false,
-                _ = ctx.check_now.notified() => true,
-                _ = tokio::time::sleep_until(due.into()) => true,
-            };
-            if checked {
-                session = Some(run_check(&ctx, session.take()).await);
-                last_used = Instant::now();
-            }
-            continue;
-        }
-        let next = match ctx.queue.send(NextOrder).await {
-            Ok(next) => next,
-            Err(_) => return,
-        };
-        let wait_until = match next {
-            Next::Ready(order) => {
-                session = Some(run_isolated(&ctx, session.take(), *order).await);
-                last_used = Instant::now();
-                continue;
-            }
-            Next::WaitUntil(at) => Some(at),
-            Next::Empty => None,
-        };
-        if let (Some(probe), Some(due)) = (&ctx.settings.probe, probe_due) {
-            if due <= Instant::now() {
-                session = Some(super::probe::run(&ctx, probe, session.take()).await);
-                probe_due = Some(Instant::now() + probe.interval);
-                continue;
-            }
-        }
-        let mut nap = wait_until
-            .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
-            .unwrap_or(Duration::from_secs(3600));
-        if session.as_ref().is_some_and(BrowserSession::is_open) {
-            nap = nap.min(ctx.settings.idle_close.saturating_sub(last_used.elapsed()));
-        }
-        if let Some(due) = probe_due {
-            nap = nap.min(due.saturating_duration_since(Instant::now()));
-        }
-        login_check = super::outage::refused_login_check(&ctx, login_check);
-        if let Some(due) = login_check {
-            if due <= Instant::now() {
-                session = Some(run_check(&ctx, session.take()).await);
-                last_used = Instant::now();
-                login_check = None;
-                continue;
-            }
-            nap = nap.min(due.saturating_duration_since(Instant::now()));
-        }
-        tokio::select! {
-            _ = desired.changed() => {}
-            _ = appended.changed() => {}
-            _ = ctx.check_now.notified() => {
-                session = Some(run_check(&ctx, session.take()).await);
-                last_used = Instant::now();
-            }
-            _ = tokio::time::sleep(nap) => {
-                if last_used.elapsed() >= ctx.settings.idle_close {
-                    close_browser(&ctx, &mut session).await;
-                }
-            }
-        }
-    }
-}
-
-/// A reachability check in the worker's browser; tells whoever waits for it.
-async fn run_check(ctx: &WorkerCtx, session: Option<BrowserSession>) -> BrowserSession {
-    let mut session = session.unwrap_or_else(|| BrowserSession::new(ctx.settings.browser.clone()));
-    super::outage::check(ctx, &mut session).await;
-    ctx.checks.send_modify(|n| *n += 1);
-    session
-}
-
-async fn close_browser(ctx: &WorkerCtx, session: &mut Option<BrowserSession>) {
-    if let Some(s) = session.as_mut() {
-        if s.is_open() {
-            tracing::info!("closing the browser");
-        }
-        s.close().await;
-        sync_pidfile(ctx, s);
-    }
+/// A browser session of this workshop (not started yet), whose restarts
+/// count into the workshop's metric: the one place they are counted.
+pub(super) fn new_session(ctx: &WorkerCtx) -> BrowserSession {
+    BrowserSession::counted(
+        ctx.settings.browser.clone(),
+        ctx.state.browser_restarts.clone(),
+    )
 }
 
 /// Keeps the workshop's record of its chromedriver group current (for a
