@@ -319,7 +319,7 @@ mod ceiling {
 
     #[tracing::instrument(name = "create order", skip_all, fields(workshop = "bench", unique_id))]
     async fn create(body: web::Bytes) -> HttpResponse {
-        match parse_create(&body) {
+        match parse_create(&body, 128) {
             Ok(request) => {
                 tracing::Span::current().record("unique_id", request.unique_id.as_str());
                 tracing::info!(status = "received", new = true, "order acknowledged");

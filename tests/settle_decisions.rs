@@ -16,6 +16,7 @@ fn policy() -> RetryPolicy {
         initial_backoff_ms: 100,
         max_backoff_ms: 1_000,
         settle_ms: 60_000,
+        crash_limit: 3,
     }
 }
 
@@ -205,4 +206,146 @@ fn a_clear_during_an_attempt_that_books_the_line_ends_completed() {
     };
     run(&mut views, 20, complete);
     assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+}
+
+/// Starts an attempt at `now` that the process then dies in (it records
+/// no outcome); what the start decided.
+fn start_and_die(views: &mut Views, now: u64) -> Vec<EventKind> {
+    let start = Command::StartAttempt {
+        unique_id: ID.into(),
+        trace_id: None,
+        now_ms: now,
+        policy: policy(),
+    };
+    run(views, now, start)
+}
+
+fn crash_loop_reason(views: &Views) -> String {
+    let (state, reason) = status(views);
+    assert_eq!(state, Status::Failed, "{reason}");
+    assert!(reason.starts_with("crash loop: "), "{reason}");
+    reason
+}
+
+#[test]
+fn an_attempt_cut_short_by_a_crash_is_not_one_of_its_attempts() {
+    // Given an order whose first attempt the process died in
+    let mut views = received();
+    start_and_die(&mut views, 0);
+    // When the worker starts it again after the restart
+    let (attempt, may_add) = start(&mut views, 1_000);
+    // Then that is attempt 2, it may add, and only it is counted
+    assert_eq!((attempt, may_add), (2, true));
+    let order = views.order(ID).unwrap();
+    assert_eq!((order.attempts_in_round, order.crashes), (1, 1));
+}
+
+#[test]
+fn a_crash_loop_without_a_save_fails_at_once_saying_so() {
+    // Given an order the process died in three times (the limit), never saving
+    let mut views = received();
+    for now in [0, 10, 20] {
+        start_and_die(&mut views, now);
+    }
+    // When the worker takes it again, then it fails instead of a fourth try
+    let events = start_and_die(&mut views, 30);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [EventKind::Failed { is_final: true, .. }]
+        ),
+        "{events:?}"
+    );
+    let reason = crash_loop_reason(&views);
+    assert!(reason.contains("during 3 attempts"), "{reason}");
+    assert!(
+        reason.contains("none of its saves was submitted"),
+        "{reason}"
+    );
+}
+
+/// An order the process died in three times, the first time right after
+/// clicking save at 1 s.
+fn crash_loop_after_a_save() -> Views {
+    let mut views = received();
+    start_and_die(&mut views, 0);
+    submit(&mut views, 1_000, 1);
+    start_and_die(&mut views, 2_000);
+    start_and_die(&mut views, 3_000);
+    views
+}
+
+#[test]
+fn a_crash_loop_after_a_save_looks_for_the_line_and_completes_when_found() {
+    let mut views = crash_loop_after_a_save();
+    // When it is taken again, then it only looks
+    let (look, may_add) = start(&mut views, 4_000);
+    assert!(!may_add);
+    // When the look finds the line, then the order is completed, never failed
+    let complete = Command::Complete {
+        unique_id: ID.into(),
+        attempt: look,
+        already_present: true,
+        duration_ms: 1,
+        trace_id: None,
+    };
+    run(&mut views, 5_000, complete);
+    assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+}
+
+#[test]
+fn a_crash_loop_after_a_save_fails_only_after_a_settled_look_finds_nothing() {
+    let mut views = crash_loop_after_a_save();
+    // When a look before the settle time finds nothing, then it waits
+    let (look, may_add) = start(&mut views, 4_000);
+    assert!(!may_add);
+    let (is_final, at) = fail(&mut views, 5_000, look, Failure::unsettled());
+    assert!(!is_final);
+    assert_eq!(status(&views).0, Status::Processing);
+    assert!(at.is_some());
+    // When a look after the settle time (61 s) finds nothing, then it fails
+    let (look, may_add) = start(&mut views, 61_000);
+    assert!(!may_add);
+    let (is_final, _) = fail(&mut views, 62_000, look, Failure::unsettled());
+    assert!(is_final);
+    let reason = crash_loop_reason(&views);
+    assert!(reason.contains("its line is not on the case"), "{reason}");
+}
+
+#[test]
+fn a_crash_loop_whose_look_dies_too_says_a_save_may_have_landed() {
+    let mut views = crash_loop_after_a_save();
+    // Given the look before failing died as well
+    let (_, may_add) = start(&mut views, 61_000);
+    assert!(!may_add);
+    // When the worker takes the order again, then it fails saying so
+    let events = start_and_die(&mut views, 62_000);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [EventKind::Failed { is_final: true, .. }]
+        ),
+        "{events:?}"
+    );
+    let reason = crash_loop_reason(&views);
+    assert!(reason.contains("during 4 attempts"), "{reason}");
+    assert!(reason.contains("a save may have landed"), "{reason}");
+}
+
+#[test]
+fn a_requeue_starts_a_new_count_of_crashes() {
+    // Given an order failed as a crash loop
+    let mut views = received();
+    for now in [0, 10, 20, 30] {
+        start_and_die(&mut views, now);
+    }
+    crash_loop_reason(&views);
+    // When it is requeued, then it may be tried (and add) again
+    let requeue = Command::Requeue {
+        unique_id: Some(ID.into()),
+    };
+    run(&mut views, 40, requeue);
+    let (_, may_add) = start(&mut views, 50);
+    assert!(may_add);
+    assert_eq!(views.order(ID).unwrap().crashes, 0);
 }

@@ -30,6 +30,7 @@ fn arb_command() -> impl Strategy<Value = Command> {
         initial_backoff_ms: 10,
         max_backoff_ms: 40,
         settle_ms: 100,
+        crash_limit: 2,
     };
     prop_oneof![
         (id.clone(), 0u8..3, any::<bool>()).prop_map(|(unique_id, case, creds)| Command::Create {

@@ -73,6 +73,12 @@ active = true                     # start it with the host
 # max_attempts = 12               # attempts before the order fails for good
 # initial_backoff_ms = 2000       # the first wait; it doubles after each failed attempt
 # max_backoff_ms = 300000         # the longest wait (5 min)
+# breaker_threshold = 3           # integration faults in a row (ERP unreachable) that take it down
+# check_initial_ms = 5000         # while down: the first wait between reachability checks; doubles
+# check_max_ms = 60000            # the longest wait between checks
+# max_age_secs = 604800           # how long an order waits for an ERP that is down (7 days)
+# crash_limit = 3                 # attempts the process may die in before the order fails (crash loop)
+# max_unique_id_len = 128         # the longest unique_id /create takes
 # [workshops.hosses.timeouts]
 # step_secs = 20                  # the longest one browser step may take
 # attempt_secs = 120              # the longest a whole attempt may take

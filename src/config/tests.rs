@@ -62,7 +62,7 @@ fn probe_settings_parse_and_merge() {
 fn tuning_tables_parse_into_typed_settings() {
     let config = HostConfig::parse(
         "[workshops.x]\nerp_url = \"http://erp.example/base/\"\n\
-         [workshops.x.retry]\nmax_attempts = 2\ninitial_backoff_ms = 10\n\
+         [workshops.x.retry]\nmax_attempts = 2\ninitial_backoff_ms = 10\ncrash_limit = 5\nmax_unique_id_len = 40\n\
          [workshops.x.timeouts]\nstep_secs = 7\nsettle_secs = 30\n\
          [workshops.x.browser]\nidle_close_secs = 9\n\
          [workshops.x.evidence]\nmax_files = 5\n",
@@ -77,9 +77,12 @@ fn tuning_tables_parse_into_typed_settings() {
             max_attempts: 2,
             initial_backoff_ms: 10,
             max_backoff_ms: RetryPolicy::DEFAULT.max_backoff_ms,
+            crash_limit: 5,
+            max_unique_id_len: 40,
             ..RetryPolicy::DEFAULT
         }
     );
+    assert_eq!(tuning.retry.policy(tuning.timeouts.settle()).crash_limit, 5);
     assert_eq!(
         tuning.timeouts,
         Timeouts {

@@ -39,6 +39,14 @@ pub struct RetryPolicy {
     /// (`ERP unavailable since ...`), in seconds. Default 604800 (7 days).
     #[arg(long = "max-age-secs", default_value_t = RetryPolicy::DEFAULT.max_age_secs)]
     pub max_age_secs: u64,
+    /// Attempts of one order that may end with the process dying before
+    /// the order fails as a crash loop (at least 1). Default 3.
+    #[arg(long = "crash-limit", default_value_t = RetryPolicy::DEFAULT.crash_limit)]
+    pub crash_limit: u32,
+    /// The longest `unique_id` `/create` accepts, in characters (1 to
+    /// 1024). Default 128.
+    #[arg(long = "max-unique-id-len", default_value_t = RetryPolicy::DEFAULT.max_unique_id_len)]
+    pub max_unique_id_len: usize,
 }
 
 impl RetryPolicy {
@@ -51,7 +59,14 @@ impl RetryPolicy {
         check_initial_ms: 5_000,
         check_max_ms: 60_000,
         max_age_secs: 7 * 24 * 3600,
+        crash_limit: 3,
+        max_unique_id_len: 128,
     };
+
+    /// The longest unique id `/create` accepts, kept within 1 to 1024.
+    pub fn unique_id_limit(&self) -> usize {
+        self.max_unique_id_len.clamp(1, 1024)
+    }
 
     /// The event log's policy: at least one attempt, the cap never below
     /// the first wait; `settle` is how long an unconfirmed save settles.
@@ -61,6 +76,7 @@ impl RetryPolicy {
             initial_backoff_ms: self.initial_backoff_ms,
             max_backoff_ms: self.max_backoff_ms.max(self.initial_backoff_ms),
             settle_ms: settle.as_millis() as u64,
+            crash_limit: self.crash_limit.max(1),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::order::{Failure, FailureKind};
 
 use super::events::{EventKind, NewEvent, OrderData, QueueKind};
-use super::retry::judge_failure;
+use super::retry::{crash_loop_reason, judge_failure, CrashLoopEnd};
 pub use super::retry::{RetryPolicy, LOOK_AGAIN_MS};
 use super::views::{OrderView, Status, Views};
 
@@ -370,14 +370,51 @@ fn decide_start(
     if !order.is_pending() {
         return Err(Refusal::NotApplicable(order.status));
     }
+    // An attempt still in flight when the next one starts is one the
+    // process died in.
+    let crashes = order.crashes + u32::from(order.in_flight());
+    let crash_looping = crashes >= policy.crash_limit.max(1);
+    if let Some(reason) = crash_loop_verdict(&order, crashes, policy) {
+        let failed = EventKind::Failed {
+            reason,
+            failure: Some(FailureKind::CrashLoop),
+            is_final: true,
+            attempt: order.attempt,
+            screenshot: None,
+            page_source: None,
+            duration_ms: 0,
+            uncharged: false,
+        };
+        return Ok(vec![NewEvent::order(
+            unique_id,
+            trace_id.as_deref(),
+            failed,
+        )]);
+    }
     let settling = order.unsettled(now_ms, policy.settle_ms).is_some();
-    // Attempts used up with a save still open: this is the look before failing.
-    let last_look = order.attempts_in_round >= policy.max_attempts && order.submitted.is_some();
+    // Attempts used up, or a crash loop, with a save still open: this is
+    // the look before failing.
+    let used_up = order.attempts_in_round >= policy.max_attempts;
+    let last_look = (used_up || crash_looping) && order.submitted.is_some();
     let kind = EventKind::Processing {
         attempt: order.attempt + 1,
         may_add: !settling && !last_look,
     };
     Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
+}
+
+/// Whether an order the process died on too often fails now, and why
+/// (design.md rule 6): at once when none of its saves was submitted (no
+/// line can be on the case); when one was, only after a look at the case,
+/// and, if that look died too, saying that the save may have landed.
+fn crash_loop_verdict(order: &OrderView, crashes: u32, policy: &RetryPolicy) -> Option<String> {
+    let limit = policy.crash_limit.max(1);
+    match order.submitted {
+        _ if crashes < limit => None,
+        None => Some(crash_loop_reason(crashes, CrashLoopEnd::NothingSaved)),
+        Some(_) if crashes > limit => Some(crash_loop_reason(crashes, CrashLoopEnd::Unchecked)),
+        Some(_) => None,
+    }
 }
 
 fn current_attempt(views: &Views, unique_id: &str, attempt: u32) -> Result<OrderView, Refusal> {

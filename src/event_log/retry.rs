@@ -16,10 +16,16 @@ pub struct RetryPolicy {
     /// How long after an unconfirmed save the order only looks for its line
     /// before it may add it again, in ms (design.md rule 6).
     pub settle_ms: u64,
+    /// Attempts of one order that may end with the process dying (a
+    /// `processing` with no outcome) before the order fails as a crash loop.
+    pub crash_limit: u32,
 }
 
 /// The default settle time: 120 s.
 pub const DEFAULT_SETTLE_MS: u64 = 120_000;
+
+/// The default crash-loop limit: 3 attempts cut short by the process dying.
+pub const DEFAULT_CRASH_LIMIT: u32 = 3;
 
 /// How soon a parked order (an unsettled save) is looked at again, in ms.
 pub const LOOK_AGAIN_MS: u64 = 3_000;
@@ -31,6 +37,7 @@ impl Default for RetryPolicy {
             initial_backoff_ms: 1_000,
             max_backoff_ms: 60_000,
             settle_ms: DEFAULT_SETTLE_MS,
+            crash_limit: DEFAULT_CRASH_LIMIT,
         }
     }
 }
@@ -68,6 +75,13 @@ pub(super) fn judge_failure(
         .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
     let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
     if failure.kind == FailureKind::Unsettled {
+        if now_ms >= settled_at && order.crash_looping(policy) {
+            return (
+                true,
+                crash_loop_reason(order.crashes, CrashLoopEnd::NotFound),
+                None,
+            );
+        }
         if now_ms >= settled_at && used_up {
             let reason =
                 "timeout: save not confirmed and no line on the case after the settle time";
@@ -91,4 +105,29 @@ pub(super) fn judge_failure(
         (true, Some(_)) => (false, failure.reason.clone(), Some(backoff.max(settled_at))),
         (true, None) => (true, gave_up(&failure.reason), None),
     }
+}
+
+/// How a crash loop was last looked at before the order failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CrashLoopEnd {
+    /// None of its saves was submitted: no line can be on the case.
+    NothingSaved,
+    /// A complete read after the settle time found no line.
+    NotFound,
+    /// The look died too: a save may have landed.
+    Unchecked,
+}
+
+/// The reason of an order failed as a crash loop: how many of its attempts
+/// the process died in, and what is known of its line (design.md rule 6:
+/// never "failed" for a booked line without saying so).
+pub(super) fn crash_loop_reason(crashes: u32, end: CrashLoopEnd) -> String {
+    let known = match end {
+        CrashLoopEnd::NothingSaved => "none of its saves was submitted, so no line was added",
+        CrashLoopEnd::NotFound => "its line is not on the case",
+        CrashLoopEnd::Unchecked => {
+            "the case could not be read after its last save: a save may have landed"
+        }
+    };
+    format!("crash loop: the process died during {crashes} attempts of this order; {known}")
 }

@@ -11,16 +11,16 @@ use crate::workshop::intake::{BadCreate, CreateRequest};
 
 /// The most bytes a `/create` body may have.
 pub const MAX_BODY: usize = 16 * 1024;
-const MAX_ID_LEN: usize = 128;
 const MAX_FIELD_LEN: usize = 256;
 
-/// Parses a `/create` body.
-pub fn parse_create(body: &[u8]) -> Result<CreateRequest, BadCreate> {
+/// Parses a `/create` body whose `unique_id` may have up to `max_id_len`
+/// characters.
+pub fn parse_create(body: &[u8], max_id_len: usize) -> Result<CreateRequest, BadCreate> {
     let object = parse_object(body).map_err(|reason| BadCreate {
         unique_id: None,
         reason,
     })?;
-    let unique_id = field(&object, "unique_id", MAX_ID_LEN).map_err(|reason| BadCreate {
+    let unique_id = field(&object, "unique_id", max_id_len).map_err(|reason| BadCreate {
         unique_id: None,
         reason,
     })?;
@@ -122,6 +122,20 @@ fn scalar_text(value: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The parser at the default unique_id limit.
+    fn parse_create(body: &[u8]) -> Result<CreateRequest, BadCreate> {
+        super::parse_create(body, 128)
+    }
+
+    #[test]
+    fn the_unique_id_limit_is_the_setting() {
+        let long = GOOD.replace("\"x1\"", &format!("\"{}\"", "a".repeat(41)));
+        assert!(parse_create(long.as_bytes()).is_ok());
+        let refused = super::parse_create(long.as_bytes(), 40).unwrap_err();
+        assert!(refused.reason.contains("unique_id"), "{}", refused.reason);
+        assert!(super::parse_create(long.as_bytes(), 41).is_ok());
+    }
 
     const GOOD: &str = r#"{"workshop":"Bennys Auto","case_id":"0558","product_nr":"10","product_amount":"4.5","unique_id":"x1","username":"admin","password":"gygag"}"#;
 

@@ -237,7 +237,8 @@ async fn create(
     let TraceIds { trace_id, span_id } = request_trace(&req);
     tracing::Span::current().record("trace_id", trace_id.as_str());
     let intake = &state.workshop.actors.intake;
-    let request = match create_body::parse_create(&body) {
+    let request = match create_body::parse_create(&body, state.workshop.settings.max_unique_id_len)
+    {
         Ok(request) => request,
         Err(bad) => {
             tracing::info!(reason = %bad.reason, unique_id = ?bad.unique_id, "bad create request");

@@ -46,13 +46,15 @@ pub enum FailureKind {
     Unsettled,
     /// The ERP stayed unavailable past the maximum age of an order.
     ErpUnavailable,
+    /// The process died during too many of the order's attempts.
+    CrashLoop,
     /// Anything else (and old reasons that name no known kind).
     Other,
 }
 
 impl FailureKind {
     /// Every kind, for metric labels.
-    pub const ALL: [FailureKind; 13] = [
+    pub const ALL: [FailureKind; 14] = [
         FailureKind::BadInput,
         FailureKind::UnknownCase,
         FailureKind::UnknownItem,
@@ -65,6 +67,7 @@ impl FailureKind {
         FailureKind::Cleared,
         FailureKind::Unsettled,
         FailureKind::ErpUnavailable,
+        FailureKind::CrashLoop,
         FailureKind::Other,
     ];
 
@@ -83,6 +86,7 @@ impl FailureKind {
             FailureKind::Cleared => "cleared",
             FailureKind::Unsettled => "unsettled",
             FailureKind::ErpUnavailable => "erp_unavailable",
+            FailureKind::CrashLoop => "crash_loop",
             FailureKind::Other => "other",
         }
     }
@@ -97,6 +101,7 @@ impl FailureKind {
                 | FailureKind::ClosedCase
                 | FailureKind::Cleared
                 | FailureKind::ErpUnavailable
+                | FailureKind::CrashLoop
         )
     }
 
@@ -114,7 +119,7 @@ impl FailureKind {
             | FailureKind::Timeout
             | FailureKind::ErpServerError
             | FailureKind::SessionExpired => Blame::Integration,
-            FailureKind::Unsettled | FailureKind::Other => Blame::Attempt,
+            FailureKind::Unsettled | FailureKind::CrashLoop | FailureKind::Other => Blame::Attempt,
         }
     }
 
@@ -147,6 +152,7 @@ impl FailureKind {
             ("session expired", FailureKind::SessionExpired),
             ("cleared", FailureKind::Cleared),
             ("erp unavailable", FailureKind::ErpUnavailable),
+            ("crash loop", FailureKind::CrashLoop),
         ];
         prefixed
             .iter()

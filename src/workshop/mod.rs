@@ -59,6 +59,8 @@ pub struct WorkshopSettings {
     pub credentials: Option<Credentials>,
     /// The key `/create` callers must send as `X-Api-Key`, if any.
     pub api_key: Option<Secret>,
+    /// The longest `unique_id` `/create` accepts.
+    pub max_unique_id_len: usize,
     /// How long and how much evidence of failed attempts is kept.
     pub evidence: evidence::Retention,
     /// The periodic synthetic check, if on.
@@ -106,6 +108,7 @@ impl WorkshopSettings {
             idle_close: tuning.browser.idle_close(),
             credentials: None,
             api_key: None,
+            max_unique_id_len: tuning.retry.unique_id_limit(),
             evidence: evidence::Retention {
                 max_age: tuning.evidence.max_age(),
                 max_files: tuning.evidence.max_files,

@@ -125,3 +125,54 @@ fn set_file_size_limit(pid: i32, bytes: libc::rlim_t) {
     let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
 }
+
+/// The number of attempts (`processing` events) the log holds for an order.
+fn attempts_of(ws: &Workshop, unique_id: &str) -> usize {
+    ws.events(unique_id)
+        .iter()
+        .filter(|e| e["kind"] == "processing")
+        .count()
+}
+
+#[test]
+fn an_order_the_process_keeps_dying_on_fails_as_a_crash_loop_and_the_queue_goes_on() {
+    let sandbox = Sandbox::start("au2office");
+    sandbox.case("900", "open");
+    sandbox.item("10");
+    // Every page is held, so each attempt is still before its save when
+    // the process dies.
+    sandbox.faults(json!({"hang_pages_ms": 8_000}));
+    let data = tempfile::tempdir().unwrap();
+    let args: Vec<&str> = FAST.iter().copied().chain(["--crash-limit", "2"]).collect();
+    let mut ws = Workshop::start("looping", "au2office", &sandbox, data.path(), &args);
+    assert_eq!(ws.create(&order("loop-1", "900", "10", "1")).0, 200);
+    // Given the process dies twice (the limit) while the order's attempt runs
+    for died in 1..=2 {
+        wait_until(
+            &format!("attempt {died} of loop-1 to start"),
+            Duration::from_secs(60),
+            || attempts_of(&ws, "loop-1") >= died,
+        );
+        ws.proc.kill_hard();
+        if died < 2 {
+            ws = Workshop::start("looping", "au2office", &sandbox, data.path(), &args);
+        }
+    }
+    // When the workshop starts again, with the ERP working and a new order
+    sandbox.faults(json!({"hang_pages_ms": 0}));
+    let ws = Workshop::start("looping", "au2office", &sandbox, data.path(), &args);
+    assert_eq!(ws.create(&order("after-1", "900", "10", "2")).0, 200);
+    let ids = ["loop-1".to_string(), "after-1".to_string()];
+    let done = ws.wait_final(&ids, Duration::from_secs(120));
+    // Then the looping order fails, saying why, without a third attempt,
+    let (status, reason) = (&done[0].1["status"], done[0].1["reason"].as_str());
+    assert_eq!(status, "failed", "{:?}", done[0]);
+    let reason = reason.unwrap_or_default();
+    assert!(reason.starts_with("crash loop: "), "{reason}");
+    assert!(reason.contains("no line was added"), "{reason}");
+    assert_eq!(attempts_of(&ws, "loop-1"), 2);
+    assert_eq!(sandbox.lines_for("900", "loop-1"), 0);
+    // and the orders behind it are booked.
+    assert_eq!(done[1].1["status"], "completed", "{:?}", done[1]);
+    assert_eq!(sandbox.lines_for("900", "after-1"), 1);
+}

@@ -57,7 +57,8 @@ pub fn failure_class_of(kind: FailureKind) -> &'static str {
         | FailureKind::Webdriver
         | FailureKind::ErpServerError
         | FailureKind::SessionExpired
-        | FailureKind::Unsettled => "retries_exhausted",
+        | FailureKind::Unsettled
+        | FailureKind::CrashLoop => "retries_exhausted",
         FailureKind::Cleared | FailureKind::Other => "other",
     }
 }

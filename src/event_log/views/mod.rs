@@ -106,6 +106,11 @@ pub struct OrderView {
     /// while a save settles does not).
     #[serde(default)]
     pub charged: bool,
+    /// Attempts of this round that ended with no outcome (the process died,
+    /// or was killed, while they ran): they cost none of its attempts, but
+    /// too many fail the order as a crash loop.
+    #[serde(default)]
+    pub crashes: u32,
 }
 
 /// A `save submitted` without a known outcome yet.
@@ -134,6 +139,7 @@ impl OrderView {
             submitted: None,
             bad_seq: 0,
             charged: false,
+            crashes: 0,
         }
     }
 
@@ -163,12 +169,22 @@ impl OrderView {
                 self.trace_id = event.trace_id.clone();
                 self.span_id = span_id.clone();
                 self.submitted = None;
+                self.crashes = 0;
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
                 self.reason = Some(reason.clone());
             }
             EventKind::Processing { attempt, may_add } => {
+                if self.in_flight() {
+                    // The previous attempt never recorded an outcome: the
+                    // process died (or was killed) while it ran. It is not
+                    // one of the order's attempts.
+                    self.crashes += 1;
+                    if self.charged {
+                        self.attempts_in_round = self.attempts_in_round.saturating_sub(1);
+                    }
+                }
                 self.status = Status::Processing;
                 self.attempt = *attempt;
                 self.attempts_in_round += u32::from(*may_add);
@@ -222,6 +238,7 @@ impl OrderView {
                 self.attempts_in_round = 0;
                 self.retry_at_ms = None;
                 self.submitted = None;
+                self.crashes = 0;
             }
             EventKind::WorkerStarted { .. }
             | EventKind::WorkerStopped { .. }
@@ -236,6 +253,18 @@ impl OrderView {
     pub fn unsettled(&self, now_ms: u64, settle_ms: u64) -> Option<Submission> {
         self.submitted
             .filter(|s| now_ms < s.at_ms.saturating_add(settle_ms))
+    }
+
+    /// True while an attempt of it has started and recorded no outcome yet
+    /// (after a restart: one the process died in).
+    pub fn in_flight(&self) -> bool {
+        self.status == Status::Processing && self.retry_at_ms.is_none() && self.attempt > 0
+    }
+
+    /// True once the process died in as many of its attempts as the policy
+    /// allows: it only looks for its line, then fails (design.md rule 6).
+    pub fn crash_looping(&self, policy: &super::retry::RetryPolicy) -> bool {
+        self.crashes >= policy.crash_limit.max(1)
     }
 
     /// True while the order is on the task queue (waiting or in progress).
