@@ -349,3 +349,23 @@ fn a_requeue_starts_a_new_count_of_crashes() {
     assert!(may_add);
     assert_eq!(views.order(ID).unwrap().crashes, 0);
 }
+
+#[test]
+fn an_order_given_up_while_the_erp_is_down_says_when_a_save_may_have_landed() {
+    // Given an order whose save was submitted, then the ERP went down
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    submit(&mut views, 100, attempt);
+    let down = Failure::timeout("confirm save");
+    fail(&mut views, 200, attempt, down);
+    // When it waits past its maximum age, then it fails saying the save may have landed
+    let give_up = Command::GiveUp {
+        unique_id: ID.into(),
+        reason: "ERP unavailable since 2026-12-03T10:00:00Z".into(),
+    };
+    run(&mut views, 1_000, give_up);
+    let (state, reason) = status(&views);
+    assert_eq!(state, Status::Failed);
+    assert!(reason.starts_with("ERP unavailable since"), "{reason}");
+    assert!(reason.contains("it may have landed"), "{reason}");
+}

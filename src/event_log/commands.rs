@@ -239,8 +239,17 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             if !order.is_pending() {
                 return Err(Refusal::NotApplicable(order.status));
             }
+            // No look at the case is possible while the ERP is down: say
+            // so when a save was submitted (design.md rule 6).
+            let reason = match order.submitted {
+                Some(_) => format!(
+                    "{reason}; a save was submitted and the case could not be read \
+                     since: it may have landed"
+                ),
+                None => reason.clone(),
+            };
             let failed = EventKind::Failed {
-                reason: reason.clone(),
+                reason,
                 failure: Some(FailureKind::ErpUnavailable),
                 is_final: true,
                 attempt: order.attempt,
