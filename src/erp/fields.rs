@@ -75,6 +75,66 @@ fn changed(field: &str, value: &str) -> Failure {
 /// one script in the page, so no element can go stale half-way.
 const READ_TEXTS: &str = "return Array.from(document.querySelectorAll(arguments[0])).map(e => (e.textContent || '').trim());";
 
+/// One complete read of a case's lines that did not hold the reference:
+/// the first half of "absent" (the second is an agreeing read at least a
+/// gap later, see [`has_reference_after`]).
+#[derive(Debug, Clone)]
+pub struct LinesSeen {
+    texts: Vec<String>,
+    at: Instant,
+}
+
+/// What a first look at a case's lines found.
+#[derive(Debug, Clone)]
+pub enum Look {
+    /// The line with the reference is there.
+    Present,
+    /// One complete read without it: not yet "absent".
+    NotSeen(LinesSeen),
+}
+
+/// One complete read of the lines (made again while the page or frame is
+/// being replaced, until `timeout`): is the reference there?
+pub async fn first_look(
+    driver: &WebDriver,
+    selector: &str,
+    reference: &str,
+    timeout: Duration,
+    step: &str,
+) -> Result<Look> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match read_texts(driver, selector).await? {
+            Some(texts) if texts.iter().any(|t| t == reference) => return Ok(Look::Present),
+            Some(texts) => {
+                let at = Instant::now();
+                return Ok(Look::NotSeen(LinesSeen { texts, at }));
+            }
+            None => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::timeout(step));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// How a reference check reads: which cells, what it looks for, how far
+/// apart two agreeing reads must be, and its deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct ReferenceCheck<'a> {
+    /// The cells holding the lines' references.
+    pub selector: &'a str,
+    /// The reference looked for.
+    pub reference: &'a str,
+    /// How far apart two agreeing reads must be for "absent".
+    pub gap: Duration,
+    /// The step's deadline.
+    pub timeout: Duration,
+    /// The step's name, for a timeout.
+    pub step: &'a str,
+}
+
 /// Whether a line with `reference` is on the case, from complete reads
 /// only: every cell's text is read by one script; "absent" needs two such
 /// reads at least `gap` apart that agree. A read that fails because the
@@ -87,25 +147,51 @@ pub async fn has_reference(
     timeout: Duration,
     step: &str,
 ) -> Result<bool> {
-    let deadline = Instant::now() + timeout;
-    let mut first: Option<(Vec<String>, Instant)> = None;
+    let check = ReferenceCheck {
+        selector,
+        reference,
+        gap,
+        timeout,
+        step,
+    };
+    has_reference_after(driver, check, None).await
+}
+
+/// [`has_reference`], going on from an earlier complete read `first` (the
+/// first look at the case, made before the line was typed): when that read
+/// is old enough and the lines still agree with it, one more read decides.
+pub async fn has_reference_after(
+    driver: &WebDriver,
+    check: ReferenceCheck<'_>,
+    first: Option<LinesSeen>,
+) -> Result<bool> {
+    let deadline = Instant::now() + check.timeout;
+    let mut first = first;
     loop {
-        match read_texts(driver, selector).await? {
-            Some(texts) if texts.iter().any(|t| t == reference) => return Ok(true),
+        match read_texts(driver, check.selector).await? {
+            Some(texts) if texts.iter().any(|t| t == check.reference) => return Ok(true),
             Some(texts) => match &first {
-                Some((earlier, at)) if at.elapsed() >= gap => {
-                    if *earlier == texts {
+                Some(seen) if seen.at.elapsed() >= check.gap => {
+                    if seen.texts == texts {
                         return Ok(false);
                     }
-                    first = Some((texts, Instant::now()));
+                    first = Some(LinesSeen {
+                        texts,
+                        at: Instant::now(),
+                    });
                 }
                 Some(_) => {}
-                None => first = Some((texts, Instant::now())),
+                None => {
+                    first = Some(LinesSeen {
+                        texts,
+                        at: Instant::now(),
+                    })
+                }
             },
             None => first = None,
         }
         if Instant::now() >= deadline {
-            return Err(Failure::timeout(step));
+            return Err(Failure::timeout(check.step));
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }

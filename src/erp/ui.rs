@@ -9,6 +9,7 @@ use thirtyfour::prelude::*;
 
 use super::booking::Credentials;
 use super::error::{navigation_error, Failure, Result};
+use super::fields::{first_look, has_reference_after, LinesSeen, Look, ReferenceCheck};
 use super::probe::ProbeSteps;
 use super::waiting::{wait_for_any, Cond, LoginLandmarks, WaitEnd};
 use crate::order::Booked;
@@ -58,16 +59,40 @@ impl ErpPage<'_> {
     /// `selector`, from complete reads (see [`super::fields::has_reference`])
     /// within the step timeout.
     pub async fn has_reference(&self, selector: &str, reference: &str) -> Result<bool> {
-        let gap = ABSENT_GAP.min(self.step_timeout / 4);
-        super::fields::has_reference(
+        self.has_reference_after(selector, reference, None).await
+    }
+
+    /// The first look at a case's lines: one complete read. `NotSeen` is
+    /// not yet "absent": [`ErpPage::has_reference_after`] decides that
+    /// later (say, once the line is typed, right before the save).
+    pub async fn look_for(&self, selector: &str, reference: &str) -> Result<Look> {
+        first_look(
             self.driver,
             selector,
             reference,
-            gap,
             self.step_timeout,
             "check reference",
         )
         .await
+    }
+
+    /// [`ErpPage::has_reference`], going on from the first look `seen`: the
+    /// time spent typing the line counts towards the gap between the two
+    /// agreeing reads that make "absent".
+    pub async fn has_reference_after(
+        &self,
+        selector: &str,
+        reference: &str,
+        seen: Option<LinesSeen>,
+    ) -> Result<bool> {
+        let check = ReferenceCheck {
+            selector,
+            reference,
+            gap: ABSENT_GAP.min(self.step_timeout / 4),
+            timeout: self.step_timeout,
+            step: "check reference",
+        };
+        has_reference_after(self.driver, check, seen).await
     }
 }
 

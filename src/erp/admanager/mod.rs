@@ -10,7 +10,7 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
-use super::fields::{check_typed, LineInputs};
+use super::fields::{check_typed, LineInputs, LinesSeen, Look};
 use super::login::log_in_with;
 use super::probe::ProbeSteps;
 use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
@@ -49,21 +49,29 @@ impl ErpUi for Admanager {
             return Ok(BookingPass::LoginPage);
         };
         let check = tracing::info_span!("check reference");
-        if page
-            .has_reference(LINE_NOTES, &line.reference)
-            .instrument(check)
+        let seen = match page
+            .look_for(LINE_NOTES, &line.reference)
+            .instrument(check.clone())
             .await?
         {
-            tracing::info!("reference already on the case");
-            return Ok(BookingPass::Done(Booked::AlreadyPresent));
+            Look::Present => return Ok(already_present()),
+            Look::NotSeen(seen) => seen,
+        };
+        if locked || gate.check_may_add().is_err() {
+            // Nothing to type: decide "absent" now.
+            let seen = Some(seen.clone());
+            let present = page.has_reference_after(LINE_NOTES, &line.reference, seen);
+            if present.instrument(check).await? {
+                return Ok(already_present());
+            }
+            if locked {
+                let text = text_of(page.driver, css(LOCKED), "locked").await;
+                let reason = format!("closed case: {text}");
+                return Err(Failure::new(FailureKind::ClosedCase, reason));
+            }
+            gate.check_may_add()?;
         }
-        if locked {
-            let text = text_of(page.driver, css(LOCKED), "locked").await;
-            let reason = format!("closed case: {text}");
-            return Err(Failure::new(FailureKind::ClosedCase, reason));
-        }
-        gate.check_may_add()?;
-        add_line(page, line, gate).await
+        add_line(page, line, gate, seen).await
     }
 
     async fn view_case(
@@ -142,6 +150,7 @@ async fn add_line<H: BeforeSave>(
     page: &ErpPage<'_>,
     line: &LineToBook<'_>,
     gate: &SaveGate<'_, H>,
+    seen: LinesSeen,
 ) -> Result<BookingPass> {
     let driver = page.driver;
     if !look_up_item(page, line.item_no).await? {
@@ -150,6 +159,13 @@ async fn add_line<H: BeforeSave>(
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(NOTE_INPUT), &line.reference).await?;
     check_typed(driver, INPUTS, line).await?;
+    // The second of the two agreeing reads that make "absent", the time
+    // spent typing counting towards their gap.
+    let check = tracing::info_span!("check reference");
+    let present = page.has_reference_after(LINE_NOTES, &line.reference, Some(seen));
+    if present.instrument(check).await? {
+        return Ok(already_present());
+    }
     gate.submit().await?;
     let add = driver.find(css(ADD_BUTTON)).await?;
     click(driver, css(ADD_BUTTON), "confirm save").await?;
@@ -182,6 +198,11 @@ async fn reloaded(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<BookingPa
     }
     let text = text_of(driver, css("h1"), "lines frame reloaded without the line").await;
     Err(Failure::erp_server_error(text))
+}
+
+fn already_present() -> BookingPass {
+    tracing::info!("reference already on the case");
+    BookingPass::Done(Booked::AlreadyPresent)
 }
 
 /// Retryable `erp server error: <the frame's validation message>`.

@@ -10,7 +10,7 @@ use tracing::Instrument;
 use self::contract::*;
 use super::booking::Credentials;
 use super::error::{Failure, Result};
-use super::fields::{check_typed, LineInputs};
+use super::fields::{check_typed, LineInputs, LinesSeen, Look};
 use super::login::log_in_with;
 use super::probe::ProbeSteps;
 use super::ui::{BeforeSave, BookingPass, CaseView, ErpPage, ErpUi, LineToBook, SaveGate};
@@ -44,21 +44,29 @@ impl ErpUi for Au2office {
             return Ok(BookingPass::LoginPage);
         };
         let check = tracing::info_span!("check reference");
-        if page
-            .has_reference(LINE_REFERENCES, &line.reference)
-            .instrument(check)
+        let seen = match page
+            .look_for(LINE_REFERENCES, &line.reference)
+            .instrument(check.clone())
             .await?
         {
-            tracing::info!("reference already on the case");
-            return Ok(BookingPass::Done(Booked::AlreadyPresent));
+            Look::Present => return Ok(already_present()),
+            Look::NotSeen(seen) => seen,
+        };
+        if closed || gate.check_may_add().is_err() {
+            // Nothing to type: decide "absent" now.
+            let seen = Some(seen.clone());
+            let present = page.has_reference_after(LINE_REFERENCES, &line.reference, seen);
+            if present.instrument(check).await? {
+                return Ok(already_present());
+            }
+            if closed {
+                let case_id = line.case_id;
+                let reason = format!("closed case: case {case_id} is closed");
+                return Err(Failure::new(FailureKind::ClosedCase, reason));
+            }
+            gate.check_may_add()?;
         }
-        if closed {
-            let case_id = line.case_id;
-            let reason = format!("closed case: case {case_id} is closed");
-            return Err(Failure::new(FailureKind::ClosedCase, reason));
-        }
-        gate.check_may_add()?;
-        add_line(page, line, gate).await
+        add_line(page, line, gate, seen).await
     }
 
     async fn view_case(
@@ -110,6 +118,7 @@ async fn add_line<H: BeforeSave>(
     page: &ErpPage<'_>,
     line: &LineToBook<'_>,
     gate: &SaveGate<'_, H>,
+    seen: LinesSeen,
 ) -> Result<BookingPass> {
     let driver = page.driver;
     click(driver, css(ADD_LINE), "line dialog").await?;
@@ -121,6 +130,13 @@ async fn add_line<H: BeforeSave>(
     fill(driver, css(QTY_INPUT), &line.amount).await?;
     fill(driver, css(REFERENCE_INPUT), &line.reference).await?;
     check_typed(driver, INPUTS, line).await?;
+    // The second of the two agreeing reads that make "absent", the time
+    // spent typing counting towards their gap.
+    let check = tracing::info_span!("check reference");
+    let present = page.has_reference_after(LINE_REFERENCES, &line.reference, Some(seen));
+    if present.instrument(check).await? {
+        return Ok(already_present());
+    }
     gate.submit().await?;
     click(driver, css(SAVE), "confirm save").await?;
     confirm_save(page, line).await
@@ -163,6 +179,11 @@ async fn confirm_save(page: &ErpPage<'_>, line: &LineToBook<'_>) -> Result<Booki
         Some(1) => Err(server_error(page, DIALOG_ERROR).await),
         Some(_) => Err(server_error(page, DIALOG_REFUSAL).await),
     }
+}
+
+fn already_present() -> BookingPass {
+    tracing::info!("reference already on the case");
+    BookingPass::Done(Booked::AlreadyPresent)
 }
 
 /// Retryable `erp server error: <text of the element matching selector>`.
