@@ -251,10 +251,7 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             };
             Ok(vec![NewEvent::order(unique_id, None, failed)])
         }
-        Command::Clear { queue } => Ok(views
-            .queue(*queue)
-            .map(|o| NewEvent::order(&o.unique_id, None, EventKind::Cleared { queue: *queue }))
-            .collect()),
+        Command::Clear { queue } => Ok(decide_clear(views, *queue)),
         Command::Requeue { unique_id } => decide_requeue(views, unique_id.as_deref()),
         Command::Worker {
             running,
@@ -375,7 +372,7 @@ fn decide_start(
     let last_look = order.attempts_in_round >= policy.max_attempts && order.submitted.is_some();
     let kind = EventKind::Processing {
         attempt: order.attempt + 1,
-        may_add: !settling && !last_look,
+        may_add: !settling && !last_look && !order.clear_after_check,
     };
     Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
 }
@@ -432,6 +429,14 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         uncharged: uncharged && order.charged,
     };
     let trace = trace_id.as_deref();
+    let cleared = EventKind::Cleared {
+        queue: QueueKind::Task,
+        after_check: false,
+    };
+    if is_final && order.clear_after_check && failure.kind == FailureKind::Unsettled {
+        // The settle check found no line: the operator's clear takes effect.
+        return Ok(vec![NewEvent::order(unique_id, trace, cleared)]);
+    }
     let mut events = vec![NewEvent::order(unique_id, trace, failed)];
     if let (false, Some(at_ms)) = (is_final, retry_at_ms) {
         let next_attempt = attempt + 1;
@@ -441,7 +446,27 @@ fn decide_fail(views: &Views, command: &Command) -> Decision {
         };
         events.push(NewEvent::order(unique_id, trace, kind));
     }
+    if is_final && order.clear_after_check {
+        // Failed for good while a clear waited: the clear takes effect.
+        events.push(NewEvent::order(unique_id, trace, cleared));
+    }
     Ok(events)
+}
+
+/// Every order on the queue is cleared, except that one with a save whose
+/// outcome is unknown is cleared only after its settle check (it only
+/// looks from now on; see [`decide_fail`]); one already waiting for that
+/// check is left as it is.
+fn decide_clear(views: &Views, queue: QueueKind) -> Vec<NewEvent> {
+    views
+        .queue(queue)
+        .filter(|o| !o.clear_after_check)
+        .map(|o| {
+            let after_check = queue == QueueKind::Task && o.submitted.is_some();
+            let kind = EventKind::Cleared { queue, after_check };
+            NewEvent::order(&o.unique_id, None, kind)
+        })
+        .collect()
 }
 
 fn decide_requeue(views: &Views, unique_id: Option<&str>) -> Decision {

@@ -68,6 +68,10 @@ pub(super) fn judge_failure(
         .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
     let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
     if failure.kind == FailureKind::Unsettled {
+        if now_ms >= settled_at && order.clear_after_check {
+            // A complete look after the settle time found no line: cleared.
+            return (true, "cleared".to_string(), None);
+        }
         if now_ms >= settled_at && used_up {
             let reason =
                 "timeout: save not confirmed and no line on the case after the settle time";

@@ -106,6 +106,11 @@ pub struct OrderView {
     /// while a save settles does not).
     #[serde(default)]
     pub charged: bool,
+    /// An operator cleared it while a save of it was open: it only looks,
+    /// and is cleared once a complete look after the settle time finds no
+    /// line (`completed` if it does).
+    #[serde(default)]
+    pub clear_after_check: bool,
 }
 
 /// A `save submitted` without a known outcome yet.
@@ -134,6 +139,7 @@ impl OrderView {
             submitted: None,
             bad_seq: 0,
             charged: false,
+            clear_after_check: false,
         }
     }
 
@@ -163,6 +169,7 @@ impl OrderView {
                 self.trace_id = event.trace_id.clone();
                 self.span_id = span_id.clone();
                 self.submitted = None;
+                self.clear_after_check = false;
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
@@ -210,13 +217,21 @@ impl OrderView {
                 self.reason = Some(reason.clone());
             }
             EventKind::RetryScheduled { at_ms, .. } => self.retry_at_ms = Some(*at_ms),
+            EventKind::Cleared {
+                after_check: true, ..
+            } => {
+                self.clear_after_check = true;
+                self.reason = Some("to be cleared once its submitted save is checked".to_string());
+            }
             EventKind::Cleared { .. } => {
+                self.clear_after_check = false;
                 self.status = Status::Failed;
                 self.reason = Some("cleared".to_string());
                 self.retry_at_ms = None;
                 self.submitted = None;
             }
             EventKind::Requeued => {
+                self.clear_after_check = false;
                 self.status = Status::Received;
                 self.reason = None;
                 self.attempts_in_round = 0;
@@ -420,7 +435,10 @@ impl Views {
             EventKind::Failed { is_final: true, .. } => {
                 self.enqueue(id, QueueKind::Error, event.seq)
             }
-            EventKind::Completed { .. } | EventKind::Cleared { .. } => self.dequeue(id),
+            EventKind::Completed { .. }
+            | EventKind::Cleared {
+                after_check: false, ..
+            } => self.dequeue(id),
             _ => {}
         }
     }
@@ -476,7 +494,9 @@ impl Views {
                 *c.failed_by_class.entry(class).or_default() += 1;
                 self.last_error = Some((reason.clone(), event.ts_ms));
             }
-            EventKind::Cleared { .. } => c.cleared += 1,
+            EventKind::Cleared {
+                after_check: false, ..
+            } => c.cleared += 1,
             EventKind::Requeued => c.requeued += 1,
             _ => {}
         }
