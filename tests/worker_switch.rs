@@ -123,3 +123,4 @@ where
     let (a, b) = tokio::join!(a, b);
     (a.unwrap(), b.unwrap())
 }
+
