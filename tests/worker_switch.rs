@@ -53,7 +53,10 @@ async fn interleave(ws: &Workshop, tasks: usize, calls: &[bool], last: bool) -> 
     }
     let worker = &ws.actors.worker;
     if last {
-        worker.send(StartWorker { by_operator: true }).await.unwrap()
+        worker
+            .send(StartWorker { by_operator: true })
+            .await
+            .unwrap()
     } else {
         worker.send(StopWorker { by_operator: true }).await.unwrap()
     }
@@ -123,4 +126,3 @@ where
     let (a, b) = tokio::join!(a, b);
     (a.unwrap(), b.unwrap())
 }
-

@@ -1,7 +1,7 @@
 //! The retry policy a workshop runs with: attempts, backoff and the settle
 //! time of an unconfirmed save, and how a failure is judged under it.
 
-use super::views::{refused_save, OrderView};
+use super::views::{OrderView, Submission};
 use crate::order::{Failure, FailureKind};
 
 /// How failed attempts are retried.
@@ -95,4 +95,10 @@ pub(super) fn judge_failure(
         (true, Some(_)) => (false, failure.reason.clone(), Some(backoff.max(settled_at))),
         (true, None) => (true, gave_up(&failure.reason), None),
     }
+}
+
+/// Whether a failure of `kind` in `attempt` says that the ERP refused the
+/// submitted save (it showed its error): then the save's outcome is known.
+pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKind) -> bool {
+    kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
 }

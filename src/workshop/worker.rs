@@ -4,9 +4,9 @@
 //! so a panic costs that attempt (retried) and the browser (replaced), never
 //! the worker. The browser closes when idle or stopped.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::future::Future;
 use std::time::Duration;
 
 use actix::prelude::*;

@@ -131,7 +131,8 @@ fn after_a_stop_is_answered_no_attempt_starts_until_the_next_start() {
         ids.push(id);
     }
     wait_until("an attempt in progress", Duration::from_secs(60), || {
-        ids.iter().any(|id| ws.status(id).1["status"] == "processing")
+        ids.iter()
+            .any(|id| ws.status(id).1["status"] == "processing")
     });
     // When a stop is answered "stopped"
     let (code, body) = ws.put("/stop_worker");
@@ -149,7 +150,10 @@ fn after_a_stop_is_answered_no_attempt_starts_until_the_next_start() {
     let started_at = now_ms();
     // and no attempt of any order started between the answer and the start.
     assert_eq!(ws.put("/start_worker").1["Worker running"], true);
-    assert_eq!(attempts_between(&ws, stopped_at, started_at), Vec::<Value>::new());
+    assert_eq!(
+        attempts_between(&ws, stopped_at, started_at),
+        Vec::<Value>::new()
+    );
     // When started again, then every order is booked once.
     ids.push("late".to_string());
     for (id, status) in ws.wait_final(&ids, Duration::from_secs(180)) {

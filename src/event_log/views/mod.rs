@@ -25,12 +25,12 @@ pub type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Set<K> = HashSet<K, foldhash::fast::RandomState>;
 
 use super::events::{failure_kind, Event, EventKind, OrderData, QueueKind};
+pub use super::retry::refused_save;
 
 mod bad;
 mod classes;
 mod health;
 mod stored;
-use crate::order::FailureKind;
 pub use bad::{BadRequests, BAD_REQUESTS_KEPT};
 pub use classes::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
 pub use health::{ErpHealth, Outage};
@@ -106,9 +106,7 @@ pub struct OrderView {
     /// while a save settles does not).
     #[serde(default)]
     pub charged: bool,
-    /// An operator cleared it while a save of it was open: it only looks,
-    /// and is cleared once a complete look after the settle time finds no
-    /// line (`completed` if it does).
+    /// Cleared while a save was open: it only looks, cleared once a look finds no line.
     #[serde(default)]
     pub clear_after_check: bool,
 }
@@ -169,7 +167,6 @@ impl OrderView {
                 self.trace_id = event.trace_id.clone();
                 self.span_id = span_id.clone();
                 self.submitted = None;
-                self.clear_after_check = false;
             }
             EventKind::BadRequest { reason } => {
                 self.status = Status::BadRequest;
@@ -217,9 +214,7 @@ impl OrderView {
                 self.reason = Some(reason.clone());
             }
             EventKind::RetryScheduled { at_ms, .. } => self.retry_at_ms = Some(*at_ms),
-            EventKind::Cleared {
-                after_check: true, ..
-            } => {
+            EventKind::Cleared { after_check, .. } if *after_check => {
                 self.clear_after_check = true;
                 self.reason = Some("to be cleared once its submitted save is checked".to_string());
             }
@@ -231,7 +226,6 @@ impl OrderView {
                 self.submitted = None;
             }
             EventKind::Requeued => {
-                self.clear_after_check = false;
                 self.status = Status::Received;
                 self.reason = None;
                 self.attempts_in_round = 0;
@@ -257,12 +251,6 @@ impl OrderView {
     pub fn is_pending(&self) -> bool {
         matches!(self.status, Status::Received | Status::Processing)
     }
-}
-
-/// Whether a failure of `kind` in `attempt` says that the ERP refused the
-/// submitted save (it showed its error): then the save's outcome is known.
-pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKind) -> bool {
-    kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
 }
 
 /// Everything folded from one workshop's log.
@@ -435,10 +423,8 @@ impl Views {
             EventKind::Failed { is_final: true, .. } => {
                 self.enqueue(id, QueueKind::Error, event.seq)
             }
-            EventKind::Completed { .. }
-            | EventKind::Cleared {
-                after_check: false, ..
-            } => self.dequeue(id),
+            EventKind::Cleared { after_check, .. } if *after_check => {}
+            EventKind::Completed { .. } | EventKind::Cleared { .. } => self.dequeue(id),
             _ => {}
         }
     }
@@ -494,9 +480,7 @@ impl Views {
                 *c.failed_by_class.entry(class).or_default() += 1;
                 self.last_error = Some((reason.clone(), event.ts_ms));
             }
-            EventKind::Cleared {
-                after_check: false, ..
-            } => c.cleared += 1,
+            EventKind::Cleared { after_check, .. } if !after_check => c.cleared += 1,
             EventKind::Requeued => c.requeued += 1,
             _ => {}
         }
