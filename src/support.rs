@@ -123,7 +123,7 @@ pub fn describe(event: &Event) -> String {
         } => {
             format!("attempt {next_attempt} at {}", timestamp(*at_ms))
         }
-        EventKind::Cleared { queue } => format!("from the {} queue", queue.as_str()),
+        EventKind::Cleared { queue, .. } => format!("from the {} queue", queue.as_str()),
         EventKind::WorkerStarted { by_operator } | EventKind::WorkerStopped { by_operator } => {
             if *by_operator {
                 "by an operator".into()

@@ -369,3 +369,149 @@ fn an_order_given_up_while_the_erp_is_down_says_when_a_save_may_have_landed() {
     assert!(reason.starts_with("ERP unavailable since"), "{reason}");
     assert!(reason.contains("it may have landed"), "{reason}");
 }
+
+/// Clears the task queue at `now`; the events.
+fn clear(views: &mut Views, now: u64) -> Vec<EventKind> {
+    let clear = Command::Clear {
+        queue: oilmat_erp::event_log::QueueKind::Task,
+    };
+    run(views, now, clear)
+}
+
+fn complete(views: &mut Views, now: u64, attempt: u32, already_present: bool) {
+    let complete = Command::Complete {
+        unique_id: ID.into(),
+        attempt,
+        already_present,
+        duration_ms: 1,
+        trace_id: None,
+    };
+    run(views, now, complete);
+}
+
+/// An order whose save at 1 s was never confirmed: parked, a look due.
+fn parked() -> Views {
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 1_000);
+    submit(&mut views, 1_000, attempt);
+    let (is_final, at) = fail(&mut views, 4_000, attempt, Failure::timeout("confirm save"));
+    assert!(!is_final && at.is_some());
+    views
+}
+
+fn on_queue(views: &Views, kind: oilmat_erp::event_log::QueueKind) -> bool {
+    views.queue(kind).any(|o| o.unique_id == ID)
+}
+
+#[test]
+fn a_clear_of_a_parked_order_waits_for_its_settle_check_which_finds_the_line() {
+    use oilmat_erp::event_log::QueueKind;
+    // Given a parked order (a save submitted, its outcome unknown)
+    let mut views = parked();
+    // When the task queue is cleared, then the order is not cleared yet:
+    // it stays on the task queue, saying why
+    let events = clear(&mut views, 5_000);
+    assert!(matches!(
+        events.as_slice(),
+        [EventKind::Cleared {
+            after_check: true,
+            ..
+        }]
+    ));
+    let (state, reason) = status(&views);
+    assert_eq!(state, Status::Processing);
+    assert!(reason.starts_with("to be cleared"), "{reason}");
+    assert!(on_queue(&views, QueueKind::Task));
+    assert_eq!(views.counters.cleared, 0);
+    // and a second clear does not touch it again.
+    assert!(clear(&mut views, 5_500).is_empty());
+    // When its next attempt starts, even after the settle time, then it only looks
+    let (look, may_add) = start(&mut views, 70_000);
+    assert!(!may_add);
+    // When the look finds the line, then the order is completed.
+    complete(&mut views, 71_000, look, true);
+    assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+    assert!(!on_queue(&views, QueueKind::Task));
+    assert_eq!(views.counters.cleared, 0);
+}
+
+#[test]
+fn a_clear_of_a_parked_order_takes_effect_when_the_look_after_settling_finds_nothing() {
+    use oilmat_erp::event_log::QueueKind;
+    // Given a parked order, cleared
+    let mut views = parked();
+    clear(&mut views, 5_000);
+    // When a look before the settle time finds nothing, then it looks again later
+    let (look, may_add) = start(&mut views, 7_000);
+    assert!(!may_add);
+    let (is_final, at) = fail(&mut views, 7_500, look, Failure::unsettled());
+    assert!(!is_final);
+    assert!(at.is_some());
+    assert_eq!(status(&views).0, Status::Processing);
+    // When a look after the settle time (61 s) finds nothing, then the
+    // clear takes effect: failed, reason cleared, on no queue.
+    let (look, may_add) = start(&mut views, 61_000);
+    assert!(!may_add);
+    let unique_id = ID.to_string();
+    let fail = Command::Fail {
+        unique_id,
+        attempt: look,
+        failure: Failure::unsettled(),
+        evidence: EvidencePaths::default(),
+        duration_ms: 1,
+        policy: policy(),
+        now_ms: 62_000,
+        trace_id: None,
+        charge: true,
+    };
+    let events = run(&mut views, 62_000, fail);
+    assert!(matches!(
+        events.as_slice(),
+        [EventKind::Cleared {
+            after_check: false,
+            ..
+        }]
+    ));
+    assert_eq!(status(&views), (Status::Failed, "cleared".to_string()));
+    assert!(!on_queue(&views, QueueKind::Task));
+    assert!(!on_queue(&views, QueueKind::Error));
+    assert_eq!(views.counters.cleared, 1);
+}
+
+#[test]
+fn a_clear_before_the_save_click_keeps_the_attempt_from_saving() {
+    // Given an attempt in progress that has not submitted its save
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    // When the task queue is cleared, then the order is cleared at once
+    let events = clear(&mut views, 10);
+    assert!(matches!(
+        events.as_slice(),
+        [EventKind::Cleared {
+            after_check: false,
+            ..
+        }]
+    ));
+    assert_eq!(status(&views), (Status::Failed, "cleared".to_string()));
+    // and the attempt may no longer submit its save.
+    let submit = Command::SubmitSave {
+        unique_id: ID.into(),
+        attempt,
+        trace_id: None,
+    };
+    assert!(decide(&views, &submit).is_err());
+}
+
+#[test]
+fn a_clear_during_an_attempt_after_its_save_click_ends_completed_when_it_lands() {
+    // Given an attempt that has clicked save, its confirmation still awaited
+    let mut views = received();
+    let (attempt, _) = start(&mut views, 0);
+    submit(&mut views, 100, attempt);
+    // When the task queue is cleared, then the clear waits for the outcome
+    clear(&mut views, 200);
+    assert_eq!(status(&views).0, Status::Processing);
+    // When the save is confirmed, then the order is completed.
+    complete(&mut views, 300, attempt, false);
+    assert_eq!(views.order(ID).unwrap().status, Status::Completed);
+}

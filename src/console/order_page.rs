@@ -91,7 +91,7 @@ fn details(event: &Event) -> (Option<u32>, String, Option<String>, Option<u64>) 
             None,
             None,
         ),
-        EventKind::Cleared { queue } => (
+        EventKind::Cleared { queue, .. } => (
             None,
             format!("cleared from the {} queue", queue.as_str()),
             None,

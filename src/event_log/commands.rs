@@ -3,8 +3,8 @@
 
 use crate::order::{Failure, FailureKind};
 
+use super::attempts::{cleared_during, current_attempt, decide_fail, decide_start};
 use super::events::{EventKind, NewEvent, OrderData, QueueKind};
-use super::retry::{crash_loop_reason, judge_failure, CrashLoopEnd};
 pub use super::retry::{RetryPolicy, LOOK_AGAIN_MS};
 use super::views::{OrderView, Status, Views};
 
@@ -260,10 +260,7 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
             };
             Ok(vec![NewEvent::order(unique_id, None, failed)])
         }
-        Command::Clear { queue } => Ok(views
-            .queue(*queue)
-            .map(|o| NewEvent::order(&o.unique_id, None, EventKind::Cleared { queue: *queue }))
-            .collect()),
+        Command::Clear { queue } => Ok(decide_clear(views, *queue)),
         Command::Requeue { unique_id } => decide_requeue(views, unique_id.as_deref()),
         Command::Worker {
             running,
@@ -365,129 +362,20 @@ fn decide_reject(
     }
 }
 
-/// An attempt may add the line unless an earlier save is unsettled, or the
-/// attempts are used up while a save is open (then it only looks: the
-/// check before failing).
-fn decide_start(
-    views: &Views,
-    unique_id: &str,
-    trace_id: &Option<String>,
-    now_ms: u64,
-    policy: &RetryPolicy,
-) -> Decision {
-    let order = views.order(unique_id).ok_or(Refusal::Unknown)?;
-    if !order.is_pending() {
-        return Err(Refusal::NotApplicable(order.status));
-    }
-    // An attempt still in flight when the next one starts is one the
-    // process died in.
-    let crashes = order.crashes + u32::from(order.in_flight());
-    let crash_looping = crashes >= policy.crash_limit.max(1);
-    if let Some(reason) = crash_loop_verdict(&order, crashes, policy) {
-        let failed = EventKind::Failed {
-            reason,
-            failure: Some(FailureKind::CrashLoop),
-            is_final: true,
-            attempt: order.attempt,
-            screenshot: None,
-            page_source: None,
-            duration_ms: 0,
-            uncharged: false,
-        };
-        return Ok(vec![NewEvent::order(
-            unique_id,
-            trace_id.as_deref(),
-            failed,
-        )]);
-    }
-    let settling = order.unsettled(now_ms, policy.settle_ms).is_some();
-    // Attempts used up, or a crash loop, with a save still open: this is
-    // the look before failing.
-    let used_up = order.attempts_in_round >= policy.max_attempts;
-    let last_look = (used_up || crash_looping) && order.submitted.is_some();
-    let kind = EventKind::Processing {
-        attempt: order.attempt + 1,
-        may_add: !settling && !last_look,
-    };
-    Ok(vec![NewEvent::order(unique_id, trace_id.as_deref(), kind)])
-}
-
-/// Whether an order the process died on too often fails now, and why
-/// (design.md rule 6): at once when none of its saves was submitted (no
-/// line can be on the case); when one was, only after a look at the case,
-/// and, if that look died too, saying that the save may have landed.
-fn crash_loop_verdict(order: &OrderView, crashes: u32, policy: &RetryPolicy) -> Option<String> {
-    let limit = policy.crash_limit.max(1);
-    match order.submitted {
-        _ if crashes < limit => None,
-        None => Some(crash_loop_reason(crashes, CrashLoopEnd::NothingSaved)),
-        Some(_) if crashes > limit => Some(crash_loop_reason(crashes, CrashLoopEnd::Unchecked)),
-        Some(_) => None,
-    }
-}
-
-fn current_attempt(views: &Views, unique_id: &str, attempt: u32) -> Result<OrderView, Refusal> {
-    let order = views.order(unique_id).ok_or(Refusal::Unknown)?;
-    if order.status != Status::Processing || order.attempt != attempt {
-        return Err(Refusal::NotApplicable(order.status));
-    }
-    Ok(order.into_owned())
-}
-
-/// Whether the order was cleared while `attempt` ran: if that attempt books
-/// the line, the order is `completed` after all (the ERP has it).
-fn cleared_during(views: &Views, unique_id: &str, attempt: u32) -> bool {
-    views.order(unique_id).is_some_and(|o| {
-        o.status == Status::Failed && o.reason.as_deref() == Some("cleared") && o.attempt == attempt
-    })
-}
-
-fn decide_fail(views: &Views, command: &Command) -> Decision {
-    let Command::Fail {
-        unique_id,
-        attempt,
-        failure,
-        evidence,
-        duration_ms,
-        policy,
-        now_ms,
-        trace_id,
-        charge,
-    } = command
-    else {
-        return Err(Refusal::Unknown);
-    };
-    let order = current_attempt(views, unique_id, *attempt)?;
-    let uncharged = !charge && !failure.is_final() && failure.kind != FailureKind::Unsettled;
-    let (is_final, reason, retry_at_ms) = if uncharged {
-        // Not the order's fault: it keeps its attempts and its place; the
-        // worker takes it again once the ERP works.
-        let at = now_ms + policy.backoff_ms(0);
-        (false, failure.reason.clone(), Some(at))
-    } else {
-        judge_failure(&order, *attempt, failure, policy, *now_ms)
-    };
-    let failed = EventKind::Failed {
-        reason,
-        failure: Some(failure.kind),
-        is_final,
-        attempt: *attempt,
-        screenshot: evidence.screenshot.clone(),
-        page_source: evidence.page_source.clone(),
-        duration_ms: *duration_ms,
-        uncharged: uncharged && order.charged,
-    };
-    let trace = trace_id.as_deref();
-    let mut events = vec![NewEvent::order(unique_id, trace, failed)];
-    if let (false, Some(at_ms)) = (is_final, retry_at_ms) {
-        let next_attempt = attempt + 1;
-        let kind = EventKind::RetryScheduled {
-            next_attempt,
-            at_ms,
-        };
-        events.push(NewEvent::order(unique_id, trace, kind));
-    }
-    Ok(events)
+/// Every order on the queue is cleared, except that one with a save whose
+/// outcome is unknown is cleared only after its settle check (it only
+/// looks from now on; see [`decide_fail`]); one already waiting for that
+/// check is left as it is.
+fn decide_clear(views: &Views, queue: QueueKind) -> Vec<NewEvent> {
+    views
+        .queue(queue)
+        .filter(|o| !o.clear_after_check)
+        .map(|o| {
+            let after_check = queue == QueueKind::Task && o.submitted.is_some();
+            let kind = EventKind::Cleared { queue, after_check };
+            NewEvent::order(&o.unique_id, None, kind)
+        })
+        .collect()
 }
 
 fn decide_requeue(views: &Views, unique_id: Option<&str>) -> Decision {

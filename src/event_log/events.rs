@@ -176,6 +176,11 @@ pub enum EventKind {
     Cleared {
         /// The queue it was on.
         queue: QueueKind,
+        /// True when the order has a save whose outcome is unknown: the
+        /// clear takes effect after its settle check (found: `completed`;
+        /// not found: a plain `cleared` follows).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_check: bool,
     },
     /// A failed order was put back on the task queue; it is `received` again.
     Requeued,

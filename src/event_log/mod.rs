@@ -2,6 +2,7 @@
 //! group commit, the commands that decide and the views that fold. Plain data
 //! and folds; nothing here knows of browsers, HTTP or actors.
 
+mod attempts;
 pub mod commands;
 pub mod events;
 pub mod journal;

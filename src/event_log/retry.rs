@@ -1,7 +1,7 @@
 //! The retry policy a workshop runs with: attempts, backoff and the settle
 //! time of an unconfirmed save, and how a failure is judged under it.
 
-use super::views::{refused_save, OrderView};
+use super::views::{OrderView, Submission};
 use crate::order::{Failure, FailureKind};
 
 /// How failed attempts are retried.
@@ -75,6 +75,10 @@ pub(super) fn judge_failure(
         .filter(|_| !refused_save(order.submitted, attempt, failure.kind));
     let settled_at = open.map_or(now_ms, |s| s.at_ms.saturating_add(policy.settle_ms));
     if failure.kind == FailureKind::Unsettled {
+        if now_ms >= settled_at && order.clear_after_check {
+            // A complete look after the settle time found no line: cleared.
+            return (true, "cleared".to_string(), None);
+        }
         if now_ms >= settled_at && order.crash_looping(policy) {
             return (
                 true,
@@ -130,4 +134,10 @@ pub(super) fn crash_loop_reason(crashes: u32, end: CrashLoopEnd) -> String {
         }
     };
     format!("crash loop: the process died during {crashes} attempts of this order; {known}")
+}
+
+/// Whether a failure of `kind` in `attempt` says that the ERP refused the
+/// submitted save (it showed its error): then the save's outcome is known.
+pub fn refused_save(submitted: Option<Submission>, attempt: u32, kind: FailureKind) -> bool {
+    kind == FailureKind::ErpServerError && submitted.is_some_and(|s| s.attempt == attempt)
 }

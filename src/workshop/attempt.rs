@@ -15,7 +15,7 @@ use crate::order::{Booked, Failure, FailureKind};
 use crate::telemetry::events::{AttemptFinished, OrderFinished};
 use crate::telemetry::tracing_otel;
 
-use super::worker::{new_session, sync_pidfile, WorkerCtx};
+use super::worker::{new_session, sync_pidfile, AbortOnDrop, WorkerCtx};
 
 /// Runs one attempt in its own task; a panic there is a retryable failure.
 pub(super) async fn run_isolated(
@@ -48,15 +48,6 @@ pub(super) async fn run_isolated(
         }
     };
     session
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Marks the worker busy while an attempt runs, however it ends.

@@ -15,6 +15,7 @@ pub mod probe;
 pub mod queue;
 pub mod status;
 pub mod supervisor;
+pub mod switch;
 pub mod worker;
 mod worker_loop;
 

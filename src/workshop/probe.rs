@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use super::worker::{new_session, sync_pidfile, WorkerCtx};
+use super::worker::{new_session, sync_pidfile, AbortOnDrop, WorkerCtx};
 use super::ProbeSettings;
 use crate::erp::probe::{run_probe, ProbeReport, ProbeTarget};
 use crate::erp::BrowserSession;
@@ -71,6 +71,8 @@ pub(super) async fn run(
         }
         .instrument(span),
     );
+    // Like an attempt, the probe never outlives the loop that waits for it.
+    let _abort = AbortOnDrop(handle.abort_handle());
     let (session, outcome) = match handle.await {
         Ok(done) => done,
         Err(join_error) => {

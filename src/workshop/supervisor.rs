@@ -34,6 +34,11 @@ pub fn start(settings: WorkshopSettings, cipher: Cipher) -> event_log::Result<Wo
     let arbiter = Arbiter::new().handle();
     let state = Arc::new(WorkerState::default());
     let run = journal.views().worker_wanted;
+    // `/alive` answers from the start as the log left the switch, before
+    // the worker's actor has started on its thread.
+    state
+        .running
+        .store(run, std::sync::atomic::Ordering::Relaxed);
     let name = settings.name.clone();
     let has_own = settings.credentials.is_some();
 

@@ -4,14 +4,16 @@
 //! so a panic costs that attempt (retried) and the browser (replaced), never
 //! the worker. The browser closes when idle or stopped.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::queue::Queue;
+use super::switch::{may_answer, Progress, Setting, Switch};
 use super::worker_loop::Worker;
 use super::WorkshopSettings;
 use crate::erp::{BrowserSession, Credentials};
@@ -80,10 +82,16 @@ pub struct WorkerCtx {
 
 /// The browser worker actor: carries the operator's messages to the
 /// worker's loop ([`Worker`]), which owns the browser and runs in a task of
-/// its own until its shutdown.
+/// its own until its shutdown. The actor is the one owner of the on/off
+/// switch: it numbers the start and stop calls in the order it takes them,
+/// and the loop, `/alive` and the log all follow that order.
 pub struct BrowserWorker {
     ctx: Arc<WorkerCtx>,
-    desired: watch::Sender<bool>,
+    switch: Switch,
+    desired: watch::Sender<Setting>,
+    progress: Arc<watch::Sender<Progress>>,
+    records: mpsc::UnboundedSender<(u64, Command)>,
+    recorder: Option<mpsc::UnboundedReceiver<(u64, Command)>>,
     running: Option<Running>,
 }
 
@@ -112,10 +120,17 @@ impl Handler<Respawn> for BrowserWorker {
 impl BrowserWorker {
     /// A worker that starts running if `run` (the operator's last choice).
     pub fn new(ctx: WorkerCtx, run: bool) -> Self {
-        let (desired, _) = watch::channel(run);
+        let switch = Switch::new(run);
+        let (desired, _) = watch::channel(switch.latest());
+        let (progress, _) = watch::channel(Progress::default());
+        let (records, recorder) = mpsc::unbounded_channel();
         BrowserWorker {
             ctx: Arc::new(ctx),
+            switch,
             desired,
+            progress: Arc::new(progress),
+            records,
+            recorder: Some(recorder),
             running: None,
         }
     }
@@ -123,7 +138,11 @@ impl BrowserWorker {
     /// Starts the loop; a panic of it comes back as [`Respawn`].
     fn spawn_loop(&mut self, ctx: &mut Context<Self>) {
         let (shutdown, stop) = oneshot::channel::<()>();
-        let worker = Worker::new(self.ctx.clone(), self.desired.subscribe());
+        let worker = Worker::new(
+            self.ctx.clone(),
+            self.desired.subscribe(),
+            self.progress.clone(),
+        );
         let run = actix_rt::spawn(worker.run(async {
             let _ = stop.await;
         }));
@@ -142,12 +161,46 @@ impl BrowserWorker {
             ended,
         });
     }
+
+    /// Takes a start or stop call: it becomes the latest setting at once
+    /// (the loop's, `/alive`'s) and goes to the log behind every call taken
+    /// before it. Resolves once the call may be answered (see
+    /// [`may_answer`]), or after an attempt's time at most.
+    fn flip(&mut self, run: bool, by_operator: bool) -> impl Future<Output = bool> + 'static {
+        let call = self.switch.flip(run);
+        self.desired.send_replace(call);
+        self.ctx.state.running.store(run, Ordering::Relaxed);
+        let command = Command::Worker {
+            running: run,
+            by_operator,
+        };
+        if self.records.send((call.seq, command)).is_err() {
+            tracing::warn!("the worker's recorder is gone; the setting is not recorded");
+        }
+        let mut progress = self.progress.subscribe();
+        let within = self.ctx.settings.attempt_timeout + Duration::from_secs(10);
+        async move {
+            let answered = progress.wait_for(|p| may_answer(call, *p));
+            if tokio::time::timeout(within, answered).await.is_err() {
+                tracing::warn!(run, "the worker did not take up the setting in time");
+            }
+            run
+        }
+    }
 }
 
 impl Actor for BrowserWorker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.ctx
+            .state
+            .running
+            .store(self.switch.latest().run, Ordering::Relaxed);
+        if let Some(calls) = self.recorder.take() {
+            let journal = self.ctx.journal.clone();
+            actix_rt::spawn(record_in_order(journal, calls, self.progress.clone()));
+        }
         self.spawn_loop(ctx);
     }
 
@@ -155,6 +208,23 @@ impl Actor for BrowserWorker {
         if let Some(running) = self.running.take() {
             running.abort.abort();
         }
+    }
+}
+
+/// Writes the switch's settings to the log one after the other, in the
+/// order they were taken; ends when the actor is gone.
+async fn record_in_order(
+    journal: Journal,
+    mut calls: mpsc::UnboundedReceiver<(u64, Command)>,
+    progress: Arc<watch::Sender<Progress>>,
+) {
+    while let Some((seq, command)) = calls.recv().await {
+        match journal.execute(command).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(refusal)) => tracing::warn!(%refusal, "the worker's state was not recorded"),
+            Err(e) => tracing::warn!(error = %e, "could not record the worker's state"),
+        }
+        progress.send_modify(|p| p.recorded = p.recorded.max(seq));
     }
 }
 
@@ -166,7 +236,8 @@ pub struct StartWorker {
     pub by_operator: bool,
 }
 
-/// Stop taking orders once the order in progress is done; answers `false`.
+/// Stop taking orders once the order in progress is done; answers `false`
+/// once no new attempt can start (until a later start).
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct StopWorker {
@@ -205,12 +276,7 @@ impl Handler<StartWorker> for BrowserWorker {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, msg: StartWorker, _: &mut Self::Context) -> Self::Result {
-        self.desired.send_replace(true);
-        let journal = self.ctx.journal.clone();
-        Box::pin(async move {
-            record_worker(&journal, true, msg.by_operator).await;
-            true
-        })
+        Box::pin(self.flip(true, msg.by_operator))
     }
 }
 
@@ -218,16 +284,7 @@ impl Handler<StopWorker> for BrowserWorker {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, msg: StopWorker, _: &mut Self::Context) -> Self::Result {
-        self.desired.send_replace(false);
-        let ctx = self.ctx.clone();
-        Box::pin(async move {
-            let deadline = Instant::now() + ctx.settings.attempt_timeout + Duration::from_secs(10);
-            while ctx.state.is_busy() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            record_worker(&ctx.journal, false, msg.by_operator).await;
-            false
-        })
+        Box::pin(self.flip(false, msg.by_operator))
     }
 }
 
@@ -247,23 +304,14 @@ impl Handler<Shutdown> for BrowserWorker {
             }) = running
             {
                 let _ = shutdown.send(());
-                let grace = Duration::from_secs(10);
+                // Short enough for `/kill` to end the process within 5 s.
+                let grace = Duration::from_secs(2);
                 if tokio::time::timeout(grace, &mut ended).await.is_err() {
                     abort.abort();
                     let _ = ended.await;
                 }
             }
         })
-    }
-}
-
-async fn record_worker(journal: &Journal, running: bool, by_operator: bool) {
-    let command = Command::Worker {
-        running,
-        by_operator,
-    };
-    if let Err(e) = journal.execute(command).await {
-        tracing::warn!(error = %e, "could not record the worker's state");
     }
 }
 
@@ -282,5 +330,15 @@ pub(super) fn sync_pidfile(ctx: &WorkerCtx, session: &BrowserSession) {
     let pid = session.chromedriver_pid().unwrap_or(0);
     if ctx.recorded_pid.swap(pid, Ordering::Relaxed) != pid {
         super::leftovers::record(&ctx.settings.dir(), session.chromedriver_pid());
+    }
+}
+
+/// Aborts a task when dropped: a task that must not outlive whoever waits
+/// for it (an attempt, a probe).
+pub(super) struct AbortOnDrop(pub(super) tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

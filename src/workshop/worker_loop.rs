@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::attempt::run_isolated;
 use super::queue::{Next, NextOrder};
+use super::switch::{Progress, Setting};
 use super::worker::{new_session, sync_pidfile, WorkerCtx};
 use crate::erp::BrowserSession;
 use crate::event_log::events::now_ms;
@@ -20,7 +21,8 @@ use crate::event_log::events::now_ms;
 /// The worker's loop and what it owns.
 pub(super) struct Worker {
     ctx: Arc<WorkerCtx>,
-    desired: watch::Receiver<bool>,
+    desired: watch::Receiver<Setting>,
+    progress: Arc<watch::Sender<Progress>>,
     session: Option<BrowserSession>,
     last_used: Instant,
     probe_due: Option<Instant>,
@@ -38,14 +40,20 @@ enum Turn {
 }
 
 impl Worker {
-    /// A worker for `ctx` that runs while `desired` says so.
-    pub(super) fn new(ctx: Arc<WorkerCtx>, desired: watch::Receiver<bool>) -> Worker {
+    /// A worker for `ctx` that runs while `desired` says so; it tells
+    /// `progress` each setting it takes up between attempts.
+    pub(super) fn new(
+        ctx: Arc<WorkerCtx>,
+        desired: watch::Receiver<Setting>,
+        progress: Arc<watch::Sender<Progress>>,
+    ) -> Worker {
         let session = Some(new_session(&ctx));
         // The first probe as soon as the worker is idle, so the metric shows early.
         let probe_due = ctx.settings.probe.as_ref().map(|_| Instant::now());
         Worker {
             ctx,
             desired,
+            progress,
             session,
             last_used: Instant::now(),
             probe_due,
@@ -69,15 +77,17 @@ impl Worker {
     async fn serve(&mut self) {
         let mut appended = self.ctx.journal.subscribe();
         loop {
-            if !*self.desired.borrow_and_update() {
-                self.ctx.state.running.store(false, Ordering::Relaxed);
+            // No attempt runs here: the latest setting is taken up (a stop
+            // is answered from now on; nothing starts until a later start).
+            let setting = *self.desired.borrow_and_update();
+            self.take_up(setting);
+            if !setting.run {
                 self.close_browser().await;
                 if self.desired.changed().await.is_err() {
                     return;
                 }
                 continue;
             }
-            self.ctx.state.running.store(true, Ordering::Relaxed);
             let nap = match self.turn().await {
                 Turn::Again => continue,
                 Turn::Sleep(nap) => nap,
@@ -96,6 +106,15 @@ impl Worker {
         }
     }
 
+    /// Tells the switch that the loop follows `setting` now.
+    fn take_up(&self, setting: Setting) {
+        self.progress.send_if_modified(|p| {
+            let newer = p.taken_up < setting.seq;
+            p.taken_up = p.taken_up.max(setting.seq);
+            newer
+        });
+    }
+
     /// One turn: the ERP check while down, else the next order, the probe,
     /// a refused login's check, or how long to sleep.
     async fn turn(&mut self) -> Turn {
@@ -108,6 +127,10 @@ impl Worker {
         };
         let wait_until = match next {
             Next::Ready(order) => {
+                if !self.desired.borrow().run {
+                    // Stopped since the loop looked: take nothing new.
+                    return Turn::Again;
+                }
                 let session = self.session.take();
                 self.session = Some(run_isolated(&self.ctx, session, *order).await);
                 self.last_used = Instant::now();

@@ -16,3 +16,4 @@ mod outage;
 mod platform;
 mod security;
 mod settle;
+mod switch;
