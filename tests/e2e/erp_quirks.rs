@@ -33,8 +33,7 @@ fn a_cut_reference_fails_at_once_and_one_that_fits_books_once(erp: &str) {
     let long_status = &finals[0].1;
     assert_eq!(long_status["status"], "failed", "{long_status}");
     assert_eq!(
-        long_status["reason"],
-        "bad input: the ERP keeps only 40 characters of the reference",
+        long_status["reason"], "bad input: the ERP keeps only 40 characters of the reference",
         "{long_status}"
     );
     assert_eq!(finals[1].1["status"], "completed", "{}", finals[1].1);
@@ -95,12 +94,16 @@ fn re_rendered_lines_book_every_order_once_reposts_included(erp: &str) {
     // Reposts while an order is in flight: each one as soon as it is
     // processing (or already done, should it have been quicker than the poll).
     for (i, id) in ids.iter().enumerate() {
-        wait_until(&format!("{id} to be processing"), Duration::from_secs(120), || {
-            matches!(
-                ws.status(id).1["status"].as_str(),
-                Some("processing" | "completed" | "failed")
-            )
-        });
+        wait_until(
+            &format!("{id} to be processing"),
+            Duration::from_secs(120),
+            || {
+                matches!(
+                    ws.status(id).1["status"].as_str(),
+                    Some("processing" | "completed" | "failed")
+                )
+            },
+        );
         let (code, answer) = ws.create(&order(id, case_of(i), "10", "1"));
         assert_eq!(code, 200, "repost of {id}: {answer}");
     }
@@ -129,7 +132,11 @@ fn re_rendered_lines_book_every_order_once_reposts_included(erp: &str) {
         assert_eq!(completions, 1, "{id} completed once");
     }
     let total: usize = cases.iter().map(|c| sandbox.lines(c).len()).sum();
-    assert_eq!(total, ids.len() + earlier.len(), "no other line on the cases");
+    assert_eq!(
+        total,
+        ids.len() + earlier.len(),
+        "no other line on the cases"
+    );
 }
 
 #[test]

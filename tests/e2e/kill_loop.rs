@@ -42,6 +42,12 @@ fn kill_9_right_after_save_submitted_books_once(erp: &str) {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    // The click follows the durable `save submitted` by moments: kill once
+    // the ERP holds the save (else the save never happens and the restart
+    // rightly adds the line after the settle time: another test).
+    wait_until("the ERP to hold the save", Duration::from_secs(30), || {
+        held_saves_left(&sandbox) == 0
+    });
     ws.proc.kill_hard();
     assert_eq!(
         sandbox.lines_for("430", &id),
@@ -123,7 +129,7 @@ fn seeded_kill_9_loop_books_every_acknowledged_order_once() {
 /// The longest a slow commit is held in the loop; the settle time exceeds
 /// it by a margin, the step timeout is shorter (so some saves go
 /// unconfirmed within an attempt too).
-const LOOP_MAX_HOLD_MS: u64 = 6000;
+const LOOP_MAX_HOLD_MS: u64 = 5000;
 const LOOP_ARGS: &[&str] = &[
     "--max-attempts",
     "8",
@@ -154,7 +160,8 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
     let orders: Vec<(String, &'static str)> = (0..n_orders)
         .map(|i| (format!("s{run}-{i}"), CASES[rng.below(2) as usize]))
         .collect();
-    let case_of: BTreeMap<String, &'static str> = orders.iter().map(|(id, c)| (id.clone(), *c)).collect();
+    let case_of: BTreeMap<String, &'static str> =
+        orders.iter().map(|(id, c)| (id.clone(), *c)).collect();
     // Up to three kills in a run; the budget keeps each order at two.
     let planned_kills = 1 + rng.below(3);
     let mut kills_of: BTreeMap<String, u32> = BTreeMap::new();
@@ -162,6 +169,7 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
     let mut attempted: BTreeSet<String> = BTreeSet::new();
     let mut kills = 0;
     let mut epoch = 0;
+    let mut max_hold_ms = 0;
     loop {
         let last = kills >= planned_kills;
         // Unconfirmed saves: the next saves are held, longer or shorter
@@ -169,6 +177,7 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         let held = 1 + rng.below(2);
         let hold_ms = 1500 + rng.below(LOOP_MAX_HOLD_MS - 1500);
         sandbox.faults(json!({"slow_commit_saves": held, "slow_commit_ms": hold_ms}));
+        max_hold_ms = max_hold_ms.max(hold_ms);
         let ws = Workshop::start(&name, erp, &sandbox, data.path(), LOOP_ARGS);
         let plan = posting_plan(rng, epoch, &orders, &acknowledged, last);
         eprintln!(
@@ -190,7 +199,14 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
                 unacknowledged.is_empty(),
                 "{tag}: not acknowledged after the last restart: {unacknowledged:?}"
             );
-            check_final(&ws, &sandbox, &tag, &acknowledged, &case_of, &kills_of);
+            let fin = Final {
+                tag: &tag,
+                acknowledged: &acknowledged,
+                case_of: &case_of,
+                kills_of: &kills_of,
+                max_hold: Duration::from_millis(max_hold_ms),
+            };
+            fin.check(&ws, &sandbox);
             return;
         }
 
@@ -204,24 +220,38 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         std::thread::sleep(Duration::from_millis(kill_after));
         // An order not known completed may be in an attempt when the kill
         // comes: it is charged a kill; none gets more than two.
-        let completed: BTreeSet<String> = poster
+        let statuses: BTreeMap<String, String> = poster
             .attempted()
             .into_iter()
             .chain(attempted.iter().cloned())
-            .filter(|id| ws.status(id).1["status"] == "completed")
+            .map(|id| {
+                let status = ws.status(&id).1["status"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string();
+                (id, status)
+            })
             .collect();
-        let over_budget = attempted
+        let completed: BTreeSet<String> = statuses
             .iter()
-            .chain(poster.attempted().iter())
-            .any(|id| !completed.contains(id) && kills_of.get(id).copied().unwrap_or(0) >= MAX_KILLS_PER_ORDER);
+            .filter(|(_, status)| *status == "completed")
+            .map(|(id, _)| id.clone())
+            .collect();
+        let over_budget = attempted.iter().chain(poster.attempted().iter()).any(|id| {
+            !completed.contains(id) && kills_of.get(id).copied().unwrap_or(0) >= MAX_KILLS_PER_ORDER
+        });
         let mut ws = ws;
         if over_budget {
-            eprintln!("kill loop: {tag} epoch {epoch}: no kill, an order had {MAX_KILLS_PER_ORDER}");
+            eprintln!(
+                "kill loop: {tag} epoch {epoch}: no kill, an order had {MAX_KILLS_PER_ORDER}"
+            );
             kills = planned_kills;
         } else {
             ws.proc.kill_hard();
             kills += 1;
-            eprintln!("kill loop: {tag} epoch {epoch}: kill -9 after {kill_after} ms");
+            eprintln!(
+                "kill loop: {tag} epoch {epoch}: kill -9 after {kill_after} ms: {statuses:?}"
+            );
         }
         let results = poster.finish();
         for (id, code) in &results {
@@ -267,33 +297,39 @@ fn posting_plan(
 
 /// After the last restart: every acknowledged order `completed`, with
 /// exactly one line, counted after every held save has landed.
-fn check_final(
-    ws: &Workshop,
-    sandbox: &Sandbox,
-    tag: &str,
-    acknowledged: &BTreeSet<String>,
-    case_of: &BTreeMap<String, &str>,
-    kills_of: &BTreeMap<String, u32>,
-) {
-    let ids: Vec<String> = acknowledged.iter().cloned().collect();
-    let finals = ws.wait_final(&ids, Duration::from_secs(240));
-    let landed = Instant::now() + Duration::from_millis(LOOP_MAX_HOLD_MS + 1000);
-    wait_until("every held save's time", Duration::from_secs(60), || {
-        Instant::now() >= landed
-    });
-    for (id, status) in finals {
-        let case = case_of[&id];
-        let lines = sandbox.lines_for(case, &id);
-        assert!(
-            status["status"] == "completed" && lines == 1,
-            "{tag}: {id} ended {status} with {lines} line(s) on case {case} after {} kill(s); \
-             its events: {:?}",
-            kills_of.get(&id).copied().unwrap_or(0),
-            ws.events(&id)
-        );
+struct Final<'a> {
+    tag: &'a str,
+    acknowledged: &'a BTreeSet<String>,
+    case_of: &'a BTreeMap<String, &'static str>,
+    kills_of: &'a BTreeMap<String, u32>,
+    /// The longest a save was held in the run.
+    max_hold: Duration,
+}
+
+impl Final<'_> {
+    fn check(&self, ws: &Workshop, sandbox: &Sandbox) {
+        let tag = self.tag;
+        let ids: Vec<String> = self.acknowledged.iter().cloned().collect();
+        let finals = ws.wait_final(&ids, Duration::from_secs(240));
+        // No save is clicked any more: the last held one lands within its hold.
+        let landed = Instant::now() + self.max_hold + Duration::from_millis(500);
+        wait_until("every held save's time", Duration::from_secs(60), || {
+            Instant::now() >= landed
+        });
+        for (id, status) in finals {
+            let case = self.case_of[&id];
+            let lines = sandbox.lines_for(case, &id);
+            assert!(
+                status["status"] == "completed" && lines == 1,
+                "{tag}: {id} ended {status} with {lines} line(s) on case {case} after {} \
+                 kill(s); its events: {:?}",
+                self.kills_of.get(&id).copied().unwrap_or(0),
+                ws.events(&id)
+            );
+        }
+        let total: usize = CASES.iter().map(|c| sandbox.lines(c).len()).sum();
+        assert_eq!(total, ids.len(), "{tag}: no other line on the cases");
     }
-    let total: usize = CASES.iter().map(|c| sandbox.lines(c).len()).sum();
-    assert_eq!(total, ids.len(), "{tag}: no other line on the cases");
 }
 
 /// Posts a plan of orders to a workshop in a thread of its own, each
@@ -384,6 +420,21 @@ impl Rng {
             items.swap(i, j);
         }
     }
+}
+
+/// How many of the next saves the sandbox will still hold (its
+/// `slow_commit_saves` counts down as saves arrive).
+fn held_saves_left(sandbox: &Sandbox) -> u64 {
+    let faults: Value = sandbox
+        .http
+        .get(format!("{}/_sandbox/faults", sandbox.url()))
+        .send()
+        .expect("sandbox faults")
+        .json()
+        .expect("faults json");
+    faults["slow_commit_saves"]
+        .as_u64()
+        .expect("slow_commit_saves")
 }
 
 /// The kinds of an order's events, in order.
