@@ -129,7 +129,7 @@ fn seeded_kill_9_loop_books_every_acknowledged_order_once() {
 /// The longest a slow commit is held in the loop; the settle time exceeds
 /// it by a margin, the step timeout is shorter (so some saves go
 /// unconfirmed within an attempt too).
-const LOOP_MAX_HOLD_MS: u64 = 5000;
+const LOOP_MAX_HOLD_MS: u64 = 4000;
 const LOOP_ARGS: &[&str] = &[
     "--max-attempts",
     "8",
@@ -138,9 +138,9 @@ const LOOP_ARGS: &[&str] = &[
     "--max-backoff-ms",
     "1000",
     "--step-timeout-secs",
-    "4",
+    "3",
     "--settle-secs",
-    "10",
+    "8",
 ];
 /// Kills per order at most (the crash-loop limit is 3).
 const MAX_KILLS_PER_ORDER: u32 = 2;
@@ -156,14 +156,15 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
     let name = format!("loop-{run}");
     let tag = format!("seed {seed} run {run} ({erp})");
 
-    let n_orders = 3 + rng.below(3) as usize;
+    let n_orders = 3 + rng.below(2) as usize;
     let orders: Vec<(String, &'static str)> = (0..n_orders)
         .map(|i| (format!("s{run}-{i}"), CASES[rng.below(2) as usize]))
         .collect();
     let case_of: BTreeMap<String, &'static str> =
         orders.iter().map(|(id, c)| (id.clone(), *c)).collect();
-    // Up to three kills in a run; the budget keeps each order at two.
-    let planned_kills = 1 + rng.below(3);
+    // One or two kills in a run; the budget keeps each order at two should
+    // that ever change.
+    let planned_kills = 1 + rng.below(2);
     let mut kills_of: BTreeMap<String, u32> = BTreeMap::new();
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut attempted: BTreeSet<String> = BTreeSet::new();
@@ -175,13 +176,15 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         // Unconfirmed saves: the next saves are held, longer or shorter
         // than the step timeout, always shorter than the settle time.
         let held = 1 + rng.below(2);
-        let hold_ms = 1500 + rng.below(LOOP_MAX_HOLD_MS - 1500);
+        let hold_ms = 1000 + rng.below(LOOP_MAX_HOLD_MS - 1000);
         sandbox.faults(json!({"slow_commit_saves": held, "slow_commit_ms": hold_ms}));
         max_hold_ms = max_hold_ms.max(hold_ms);
+        let starting = Instant::now();
         let ws = Workshop::start(&name, erp, &sandbox, data.path(), LOOP_ARGS);
         let plan = posting_plan(rng, epoch, &orders, &acknowledged, last);
         eprintln!(
-            "kill loop: {tag} epoch {epoch}: {} posts, {held} saves held {hold_ms} ms",
+            "kill loop: {tag} epoch {epoch}: started in {:.1?}; {} posts, {held} saves held {hold_ms} ms",
+            starting.elapsed(),
             plan.len()
         );
         let gaps: Vec<u64> = plan.iter().map(|_| rng.below(250)).collect();
@@ -210,14 +213,17 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
             return;
         }
 
-        // Kill at a random moment: while posting, or later while booking.
-        let kill_after = if epoch == 0 {
-            rng.below(1500)
+        // Kill at a random moment: while posting (the first epoch), or
+        // while booking: a moment after the next save is submitted (before
+        // its click, while the ERP holds it, after it), or at random.
+        let moment = if epoch == 0 && rng.below(2) == 0 {
+            Moment::Posting(rng.below(1500))
+        } else if rng.below(3) > 0 {
+            Moment::AfterSubmit(rng.below(1500))
         } else {
-            300 + rng.below(4000)
+            Moment::Booking(500 + rng.below(3500))
         };
-        // (A random moment, not a condition: nothing to poll for.)
-        std::thread::sleep(Duration::from_millis(kill_after));
+        moment.wait(&ws);
         // An order not known completed may be in an attempt when the kill
         // comes: it is charged a kill; none gets more than two.
         let statuses: BTreeMap<String, String> = poster
@@ -249,9 +255,7 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         } else {
             ws.proc.kill_hard();
             kills += 1;
-            eprintln!(
-                "kill loop: {tag} epoch {epoch}: kill -9 after {kill_after} ms: {statuses:?}"
-            );
+            eprintln!("kill loop: {tag} epoch {epoch}: kill -9 {moment:?}: {statuses:?}");
         }
         let results = poster.finish();
         for (id, code) in &results {
@@ -268,6 +272,44 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         drop(ws);
         epoch += 1;
     }
+}
+
+/// When a kill comes.
+#[derive(Debug)]
+enum Moment {
+    /// This many ms after the posting began.
+    Posting(u64),
+    /// This many ms after the next `save submitted` is in the log (or
+    /// after 30 s without one).
+    AfterSubmit(u64),
+    /// This many ms after the posting began.
+    Booking(u64),
+}
+
+impl Moment {
+    fn wait(&self, ws: &Workshop) {
+        let delay = match self {
+            Moment::Posting(ms) | Moment::Booking(ms) => *ms,
+            Moment::AfterSubmit(ms) => {
+                let before = submissions(ws);
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while submissions(ws) <= before && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                *ms
+            }
+        };
+        // (A random moment, not a condition: nothing to poll for.)
+        std::thread::sleep(Duration::from_millis(delay));
+    }
+}
+
+/// How many `save submitted` events the workshop's log holds.
+fn submissions(ws: &Workshop) -> usize {
+    ws.cli(&["events", &ws.name, "--json"])
+        .lines()
+        .filter(|l| l.contains("\"save submitted\""))
+        .count()
 }
 
 /// What the poster sends in one epoch: the orders never acknowledged yet
@@ -310,7 +352,9 @@ impl Final<'_> {
     fn check(&self, ws: &Workshop, sandbox: &Sandbox) {
         let tag = self.tag;
         let ids: Vec<String> = self.acknowledged.iter().cloned().collect();
+        let waiting = Instant::now();
         let finals = ws.wait_final(&ids, Duration::from_secs(240));
+        eprintln!("kill loop: {tag}: all final in {:.1?}", waiting.elapsed());
         // No save is clicked any more: the last held one lands within its hold.
         let landed = Instant::now() + self.max_hold + Duration::from_millis(500);
         wait_until("every held save's time", Duration::from_secs(60), || {
