@@ -173,9 +173,9 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
     let mut max_hold_ms = 0;
     loop {
         let last = kills >= planned_kills;
-        // Unconfirmed saves: the next saves are held, longer or shorter
+        // Unconfirmed saves: the next save is held, longer or shorter
         // than the step timeout, always shorter than the settle time.
-        let held = 1 + rng.below(2);
+        let held = 1;
         let hold_ms = 1000 + rng.below(LOOP_MAX_HOLD_MS - 1000);
         sandbox.faults(json!({"slow_commit_saves": held, "slow_commit_ms": hold_ms}));
         max_hold_ms = max_hold_ms.max(hold_ms);
@@ -190,7 +190,7 @@ fn kill_loop_run(seed: u64, run: u64, erp: &str, rng: &mut Rng) {
         let gaps: Vec<u64> = plan.iter().map(|_| rng.below(250)).collect();
         let poster = Poster::start(ws.url().to_string(), plan, gaps, case_of.clone());
         if last {
-            let results = poster.finish();
+            let results = poster.join();
             for (id, code) in &results {
                 attempted.insert(id.clone());
                 if matches!(code, Some(200..=299)) {
@@ -428,6 +428,11 @@ impl Poster {
     /// The ids it has sent or is sending so far.
     fn attempted(&self) -> Vec<String> {
         self.attempted.lock().unwrap().clone()
+    }
+
+    /// Waits until every post of the plan is answered; the answers.
+    fn join(self) -> Vec<(String, Option<u16>)> {
+        self.thread.join().expect("poster thread")
     }
 
     /// Stops after the post under way; every post's answer (`None`: no answer).
