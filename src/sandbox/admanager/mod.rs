@@ -135,6 +135,9 @@ async fn edit_page(
     if !sb.logged_in(&req) {
         return redirect(&login_url(&path_and_query(&req)));
     }
+    if sb.case_hangs(&query.id) {
+        return never().await;
+    }
     let known = sb.state().case(&query.id).is_some();
     let body = if known {
         fill(

@@ -115,6 +115,9 @@ async fn case_page(
     if !sb.logged_in(&req) {
         return redirect(&login_url(&req));
     }
+    if sb.case_hangs(&case_id) {
+        return never().await;
+    }
     let maxlength = sb.reference_maxlength().unwrap_or(0).to_string();
     let body = fill(
         CASE_HTML,
