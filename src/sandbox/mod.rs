@@ -43,9 +43,11 @@
 //!   (the socket is shut down, so the client reads an empty reply; should
 //!   the socket be unknown, the request hangs instead). `null` or `""` ends
 //!   the outage.
-//! - `hang_cases: ["CASE", ...]`: the pages of these cases (au2office
-//!   `/cases/{id}`, admanager `/WorkOrder/Edit?id=`) never load: held
-//!   without an answer, while the rest of the ERP works. `[]` ends it.
+//! - `hang_cases: ["CASE", ...]`: the pages of these cases never load
+//!   their content, while the rest of the ERP works: au2office's case data
+//!   (`/api/case?id=`) and admanager's lines frame (`GET
+//!   /WorkOrder/Lines?id=`) are held without an answer, so the case page's
+//!   landmarks never appear. `[]` ends it.
 //!
 //! `GET /_sandbox/requests` shows the UI requests received ([`requests`]).
 
@@ -319,7 +321,11 @@ impl Sandbox {
 
     /// Whether the `hang_cases` fault holds this case's page.
     fn case_hangs(&self, case_id: &str) -> bool {
-        self.state().faults().hang_cases.iter().any(|c| c == case_id)
+        self.state()
+            .faults()
+            .hang_cases
+            .iter()
+            .any(|c| c == case_id)
     }
 
     /// The current `reference_maxlength`.

@@ -11,6 +11,7 @@ mod grid;
 mod host;
 mod hygiene;
 mod legacy_log;
+mod logins;
 mod otel;
 mod outage;
 mod platform;

@@ -100,7 +100,12 @@ fn the_erp_saw_paced_checks(sandbox: &Sandbox, ws: &Workshop, erp: &str) {
     let checks = checks(sandbox, erp, went_down, came_up);
     let timeline: Vec<String> = seen
         .iter()
-        .map(|r| format!("{} {} {} {:?} {:?}", r.at_ms, r.method, r.path, r.status, r.down))
+        .map(|r| {
+            format!(
+                "{} {} {} {:?} {:?}",
+                r.at_ms, r.method, r.path, r.status, r.down
+            )
+        })
         .collect();
     let gaps: Vec<u64> = checks.windows(2).map(|w| w[1] - w[0]).collect();
     eprintln!(

@@ -135,9 +135,6 @@ async fn edit_page(
     if !sb.logged_in(&req) {
         return redirect(&login_url(&path_and_query(&req)));
     }
-    if sb.case_hangs(&query.id) {
-        return never().await;
-    }
     let known = sb.state().case(&query.id).is_some();
     let body = if known {
         fill(
@@ -162,6 +159,9 @@ async fn lines_page(
 ) -> HttpResponse {
     if !sb.logged_in(&req) {
         return redirect(&login_url(&path_and_query(&req)));
+    }
+    if sb.case_hangs(&query.id) {
+        return never().await;
     }
     delay(sb.page_delay()).await;
     html(StatusCode::OK, lines_html(&sb, &query.id, None))

@@ -115,9 +115,6 @@ async fn case_page(
     if !sb.logged_in(&req) {
         return redirect(&login_url(&req));
     }
-    if sb.case_hangs(&case_id) {
-        return never().await;
-    }
     let maxlength = sb.reference_maxlength().unwrap_or(0).to_string();
     let body = fill(
         CASE_HTML,
@@ -146,6 +143,9 @@ async fn case_json(
 ) -> HttpResponse {
     if !sb.logged_in(&req) {
         return session_gone();
+    }
+    if sb.case_hangs(&query.id) {
+        return never().await;
     }
     delay(sb.page_delay()).await;
     let state = sb.state();

@@ -71,8 +71,9 @@ pub struct Faults {
     pub reference_maxlength: Option<u32>,
     /// The whole ERP is unavailable in this way; `null` = up.
     pub down: Option<Down>,
-    /// The pages of these cases never load: their request is held without
-    /// an answer (one bad case in an ERP that otherwise works).
+    /// The pages of these cases never load their content (the case data,
+    /// the lines frame): held without an answer (one bad case in an ERP
+    /// that otherwise works).
     pub hang_cases: Vec<String>,
 }
 
