@@ -43,10 +43,18 @@
 //!   (the socket is shut down, so the client reads an empty reply; should
 //!   the socket be unknown, the request hangs instead). `null` or `""` ends
 //!   the outage.
+//! - `hang_cases: ["CASE", ...]`: the pages of these cases never load
+//!   their content, while the rest of the ERP works: au2office's case data
+//!   (`/api/case?id=`) and admanager's lines frame (`GET
+//!   /WorkOrder/Lines?id=`) are held without an answer, so the case page's
+//!   landmarks never appear. `[]` ends it.
+//!
+//! `GET /_sandbox/requests` shows the UI requests received ([`requests`]).
 
 mod admanager;
 mod au2office;
 mod html;
+pub mod requests;
 pub mod state;
 
 use std::any::Any;
@@ -65,6 +73,7 @@ use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 
 use self::html::{html, json_error, page, session_token};
+use self::requests::RequestLog;
 use self::state::{
     CaseSeed, Down, FaultsPatch, ItemSeed, Line, NewLine, SaveError, Saved, Seed, State, UserSeed,
 };
@@ -146,26 +155,34 @@ pub async fn run(
     let sandbox = Sandbox {
         erp: opts.erp,
         state: Arc::new(Mutex::new(initial_state(&opts)?)),
+        requests: RequestLog::default(),
     };
     let server = HttpServer::new(move || {
         let sb = sandbox.clone();
         App::new()
             .app_data(web::Data::new(sandbox.clone()))
+            .app_data(web::Data::new(sandbox.requests.clone()))
             .wrap_fn(move |req, srv| {
                 let (method, path) = (req.method(), req.path());
                 tracing::debug!(erp = %sb.erp, %method, %path, "sandbox request");
                 let (hang, down) = sb.ui_faults(req.path());
+                let seq = sb.requests.arrived(method.as_str(), path, down);
                 let served = match down {
                     None => Ok(srv.call(req)),
                     Some(down) => Err(outage(down, req)),
                 };
+                let requests = sb.requests.clone();
                 async move {
                     delay(hang).await;
-                    match served {
+                    let response = match served {
                         Ok(response) => response.await.map(ServiceResponse::map_into_boxed_body),
                         Err(Some(response)) => Ok(response),
                         Err(None) => std::future::pending().await,
+                    };
+                    if let Ok(r) = &response {
+                        requests.answered(seq, r.status());
                     }
+                    response
                 }
             })
             .configure(control_routes)
@@ -253,6 +270,7 @@ fn outage(down: Down, req: actix_web::dev::ServiceRequest) -> Option<ServiceResp
 struct Sandbox {
     erp: SandboxKind,
     state: Arc<Mutex<State>>,
+    requests: RequestLog,
 }
 
 impl Sandbox {
@@ -299,6 +317,15 @@ impl Sandbox {
     /// The current `rerender_lines_ms`.
     fn rerender_lines(&self) -> u64 {
         self.state().faults().rerender_lines_ms
+    }
+
+    /// Whether the `hang_cases` fault holds this case's page.
+    fn case_hangs(&self, case_id: &str) -> bool {
+        self.state()
+            .faults()
+            .hang_cases
+            .iter()
+            .any(|c| c == case_id)
     }
 
     /// The current `reference_maxlength`.
@@ -366,6 +393,7 @@ fn control_routes(cfg: &mut web::ServiceConfig) {
             .route("/cases/{case_id}/lines", web::get().to(get_lines))
             .route("/faults", web::get().to(get_faults))
             .route("/faults", web::post().to(post_faults))
+            .route("/requests", web::get().to(requests::get))
             .route("/reset", web::post().to(post_reset)),
     );
 }

@@ -2,7 +2,8 @@
 //! - [`proc`]: the real binary as a child process ([`Proc`], found by
 //!   [`bin`]), waiting with a deadline ([`wait_until`]), free ports, process
 //!   checks;
-//! - [`sandbox`]: a sandbox ERP process and its control API ([`Sandbox`]);
+//! - [`sandbox`]: a sandbox ERP process and its control API ([`Sandbox`]),
+//!   the requests it saw ([`SeenRequest`]);
 //! - [`workshop`]: a workshop process and its HTTP API ([`Workshop`]), the
 //!   order OilMat sends ([`order`]), the support commands ([`cli`]);
 //! - [`host`]: `oilmat-erp serve` and its workshops' ports ([`HostUnderTest`]);
@@ -29,7 +30,7 @@ pub use load::{post_load, post_many, BodyFn, Load};
 pub use proc::{
     bin, client, free_port, kill_recorded_chromedriver, log_dir, target_dir, wait_until, Proc,
 };
-pub use sandbox::{seeded_sandbox, Sandbox};
+pub use sandbox::{login_path, save_path, seeded_sandbox, Sandbox, SeenRequest};
 pub use workshop::{cli, order, order_json, Workshop, FAST, TEST_LOG};
 
 /// The ERP login the sandbox processes are seeded with.

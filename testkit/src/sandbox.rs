@@ -61,6 +61,20 @@ impl Sandbox {
         self.post("faults", faults);
     }
 
+    /// The UI requests the sandbox received and still keeps, oldest first
+    /// (the control API is not among them).
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.http
+            .get(format!("{}/_sandbox/requests", self.url()))
+            .send()
+            .expect("sandbox requests")
+            .json::<Vec<Value>>()
+            .expect("requests json")
+            .iter()
+            .map(SeenRequest::from_json)
+            .collect()
+    }
+
     /// The lines on a case, as the sandbox stores them.
     pub fn lines(&self, case_id: &str) -> Vec<Value> {
         self.http
@@ -86,6 +100,55 @@ impl Sandbox {
             .iter()
             .filter(|r| **r == reference)
             .count()
+    }
+}
+
+/// One UI request as the sandbox ERP saw it (`GET /_sandbox/requests`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// Its number in the sandbox, counting from 1.
+    pub seq: u64,
+    /// When it arrived, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// The HTTP status answered; `None` when no answer was (yet) sent.
+    pub status: Option<u16>,
+    /// The outage it met (`"503"`, `"maintenance"`, `"close"`); `None`
+    /// when the ERP was up.
+    pub down: Option<String>,
+}
+
+impl SeenRequest {
+    fn from_json(v: &Value) -> SeenRequest {
+        SeenRequest {
+            seq: v["seq"].as_u64().expect("seq"),
+            at_ms: v["at_ms"].as_u64().expect("at_ms"),
+            method: v["method"].as_str().expect("method").to_string(),
+            path: v["path"].as_str().expect("path").to_string(),
+            status: v["status"].as_u64().map(|s| s as u16),
+            down: v["down"].as_str().map(str::to_string),
+        }
+    }
+}
+
+/// The path of the login page of `erp` (erp-ui.md).
+pub fn login_path(erp: &str) -> &'static str {
+    match erp {
+        "au2office" => "/login",
+        "admanager" => "/Account/Login",
+        other => panic!("unknown ERP type {other}"),
+    }
+}
+
+/// The path of a save (a line added) of `erp` (erp-ui.md).
+pub fn save_path(erp: &str) -> &'static str {
+    match erp {
+        "au2office" => "/api/case/lines",
+        "admanager" => "/WorkOrder/Lines",
+        other => panic!("unknown ERP type {other}"),
     }
 }
 

@@ -80,6 +80,11 @@ fn failing_saves_are_retried(erp: &str) {
         retried >= 2,
         "each failing save cost a retried attempt: {retried}"
     );
+    // A save refused while the rest of the ERP works is the order's own
+    // retryable fault (design.md rule 6): the integration never went down.
+    assert_eq!(ws.get("/alive").1["erp"]["state"], "up");
+    let events = ws.cli(&["events", &ws.name]);
+    assert!(!events.contains("integration down"), "{events}");
 }
 
 fn slow_pages_and_lookups(erp: &str) {
@@ -160,6 +165,46 @@ fn a_hung_browser_hits_the_step_deadline(erp: &str) {
     assert_booked_once(&sandbox, &ws, &ids, "400");
 }
 
+/// One case whose page never loads in an ERP that otherwise works: its
+/// order, first in line, takes the integration down; the check finds the
+/// ERP working; the order trips it again, is charged and moves behind the
+/// others (design.md rule 6), which complete.
+fn a_case_page_that_never_loads_does_not_hold_the_workshop(erp: &str) {
+    let breaker = [
+        "--step-timeout-secs",
+        "2",
+        "--breaker-threshold",
+        "2",
+        "--check-initial-ms",
+        "300",
+        "--check-max-ms",
+        "1000",
+    ];
+    let (sandbox, _d, ws) = setup(erp, "badcase", &breaker);
+    sandbox.faults(json!({"hang_cases": ["401"]}));
+    let stuck = post_all(&ws, &[order("b-stuck", "401", "10", "1")]);
+    wait_until("the integration to go down", LONG, || {
+        ws.cli(&["events", &ws.name]).contains("integration down")
+    });
+    let ids = post_all(
+        &ws,
+        &[
+            order("b-1", "400", "10", "1"),
+            order("b-2", "400", "10", "2"),
+        ],
+    );
+    assert_booked_once(&sandbox, &ws, &ids, "400");
+    let (_, status) = ws.status(&stuck[0]);
+    assert_ne!(status["status"], "completed", "{status}");
+    assert!(sandbox.lines("401").is_empty());
+    let charged = ws
+        .events(&stuck[0])
+        .iter()
+        .filter(|e| e["kind"] == "failed" && e["uncharged"] != true)
+        .count();
+    assert!(charged >= 1, "the stuck order was charged: {charged}");
+}
+
 fn an_unconfirmed_save_books_once(erp: &str) {
     let (sandbox, _d, ws) = setup(erp, "unconfirmed", &["--step-timeout-secs", "5"]);
     sandbox.faults(json!({"store_without_confirm": 1}));
@@ -190,5 +235,6 @@ for_both_erps!(
     slow_pages_and_lookups,
     final_failures_then_later_orders_complete,
     a_hung_browser_hits_the_step_deadline,
+    a_case_page_that_never_loads_does_not_hold_the_workshop,
     an_unconfirmed_save_books_once,
 );

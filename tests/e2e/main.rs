@@ -13,6 +13,7 @@ mod host;
 mod hygiene;
 mod kill_loop;
 mod legacy_log;
+mod logins;
 mod otel;
 mod outage;
 mod platform;

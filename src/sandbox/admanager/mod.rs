@@ -160,6 +160,9 @@ async fn lines_page(
     if !sb.logged_in(&req) {
         return redirect(&login_url(&path_and_query(&req)));
     }
+    if sb.case_hangs(&query.id) {
+        return never().await;
+    }
     delay(sb.page_delay()).await;
     html(StatusCode::OK, lines_html(&sb, &query.id, None))
 }

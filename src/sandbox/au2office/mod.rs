@@ -144,6 +144,9 @@ async fn case_json(
     if !sb.logged_in(&req) {
         return session_gone();
     }
+    if sb.case_hangs(&query.id) {
+        return never().await;
+    }
     delay(sb.page_delay()).await;
     let state = sb.state();
     let Some(case) = state.case(&query.id) else {

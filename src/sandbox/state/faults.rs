@@ -71,6 +71,10 @@ pub struct Faults {
     pub reference_maxlength: Option<u32>,
     /// The whole ERP is unavailable in this way; `null` = up.
     pub down: Option<Down>,
+    /// The pages of these cases never load their content (the case data,
+    /// the lines frame): held without an answer (one bad case in an ERP
+    /// that otherwise works).
+    pub hang_cases: Vec<String>,
 }
 
 impl Faults {
@@ -89,6 +93,7 @@ impl Faults {
             rerender_lines_ms: 0,
             reference_maxlength: None,
             down: None,
+            hang_cases: Vec::new(),
         }
     }
 
@@ -112,6 +117,9 @@ impl Faults {
             self.reference_maxlength = max.filter(|n| *n > 0);
         }
         set(&mut self.down, patch.down);
+        if let Some(cases) = &patch.hang_cases {
+            self.hang_cases.clone_from(cases);
+        }
     }
 }
 
@@ -175,6 +183,8 @@ pub struct FaultsPatch {
     /// or `""` ends the outage.
     #[serde(default, deserialize_with = "outage")]
     pub down: Option<Option<Down>>,
+    /// See [`Faults::hang_cases`]; `[]` lets every case load again.
+    pub hang_cases: Option<Vec<String>>,
 }
 
 /// A field that is present (`Some`), possibly `null` (`Some(None)`); an
@@ -268,5 +278,16 @@ mod tests {
         assert_eq!(shown["reference_maxlength"], 40);
         assert_eq!(shown["slow_commit_saves"], 0);
         assert_eq!(shown["rerender_lines_ms"], 0);
+        assert_eq!(shown["hang_cases"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn hung_cases_are_set_and_cleared() {
+        let mut faults = patched(r#"{"hang_cases": ["400", "0401"]}"#);
+        assert_eq!(faults.hang_cases, ["400", "0401"]);
+        faults.apply(&serde_json::from_str(r#"{"page_delay_ms": 5}"#).unwrap());
+        assert_eq!(faults.hang_cases.len(), 2);
+        faults.apply(&serde_json::from_str(r#"{"hang_cases": []}"#).unwrap());
+        assert!(faults.hang_cases.is_empty());
     }
 }
