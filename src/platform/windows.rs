@@ -169,15 +169,8 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
     };
     let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
     // SAFETY: valid handle; the four FILETIMEs outlive the call.
-    let ok = unsafe {
-        GetProcessTimes(
-            process.0,
-            &mut created,
-            &mut exited,
-            &mut kernel,
-            &mut user,
-        )
-    };
+    let ok =
+        unsafe { GetProcessTimes(process.0, &mut created, &mut exited, &mut kernel, &mut user) };
     if ok == 0 {
         return None;
     }

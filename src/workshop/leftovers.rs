@@ -149,7 +149,10 @@ mod tests {
         };
         std::fs::write(pidfile(dir.path()), stale.line()).unwrap();
         reap(dir.path());
-        assert!(matches!(child.try_wait(), Ok(None)), "another process was killed");
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "another process was killed"
+        );
         assert!(!pidfile(dir.path()).exists(), "the record is cleared");
 
         // The same start time: killed.
