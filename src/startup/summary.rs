@@ -83,7 +83,7 @@ pub fn host(
 
 fn integration_items(name: &str, c: &IntegrationConfig) -> Vec<String> {
     let mut items = Vec::new();
-    if c.api_key.is_none() {
+    if c.api_key.as_ref().is_none_or(|k| k.expose().is_empty()) {
         let ip = c
             .listen
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));

@@ -6,6 +6,7 @@ mod console;
 mod core_flow;
 mod dashboards;
 mod durability;
+mod exposure;
 mod faults;
 mod grid;
 mod host;
