@@ -123,6 +123,25 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// A connection's socket, as the OS names it.
+pub type RawSocket = std::os::fd::RawFd;
+
+/// The OS's name for `socket`.
+pub fn raw_socket(socket: &impl std::os::fd::AsRawFd) -> RawSocket {
+    socket.as_raw_fd()
+}
+
+/// Ends both directions of a connection's traffic; its owner still closes it.
+///
+/// # Safety
+/// `socket` must be an open socket for the whole call.
+pub unsafe fn shutdown_socket(socket: RawSocket) {
+    // SAFETY: the caller keeps `socket` open; shutdown(2) touches no memory.
+    unsafe {
+        libc::shutdown(socket, libc::SHUT_RDWR);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,24 +166,5 @@ mod tests {
         child.wait().unwrap();
         assert!(theirs.is_some_and(|t| t >= first));
         assert_eq!(process_start_time(child.id()), None, "gone");
-    }
-}
-
-/// A connection's socket, as the OS names it.
-pub type RawSocket = std::os::fd::RawFd;
-
-/// The OS's name for `socket`.
-pub fn raw_socket(socket: &impl std::os::fd::AsRawFd) -> RawSocket {
-    socket.as_raw_fd()
-}
-
-/// Ends both directions of a connection's traffic; its owner still closes it.
-///
-/// # Safety
-/// `socket` must be an open socket for the whole call.
-pub unsafe fn shutdown_socket(socket: RawSocket) {
-    // SAFETY: the caller keeps `socket` open; shutdown(2) touches no memory.
-    unsafe {
-        libc::shutdown(socket, libc::SHUT_RDWR);
     }
 }
