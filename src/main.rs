@@ -107,6 +107,7 @@ fn service(_args: ServiceArgs) -> anyhow::Result<()> {
 /// `oilmat-erp workshop`.
 fn workshop(args: WorkshopArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
+    oilmat_erp::event_log::set_bad_requests_kept(args.bad_requests_kept);
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let admin = AdminToken::from_env();

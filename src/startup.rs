@@ -23,6 +23,8 @@ use crate::sandbox::{self, SandboxOptions};
 use crate::secrets::Cipher;
 use crate::workshop::{self, WorkshopSettings};
 
+pub mod summary;
+
 /// Runs one workshop integration and its HTTP API on `listener` until
 /// `shutdown` resolves or `/kill` is called; then stops intake and puts
 /// the order in progress back.
@@ -36,6 +38,18 @@ pub async fn run_workshop(
     let cipher = Cipher::load(&settings.data_dir)?;
     let name = settings.name.clone();
     let erp = settings.erp_type;
+    let common = summary::Common {
+        admin_token: admin.is_set(),
+        endpoint: &settings.browser.endpoint,
+    };
+    let erp_url = url::Url::parse(&settings.erp_url)
+        .with_context(|| format!("erp_url {:?}", settings.erp_url))?;
+    summary::log(&summary::workshop(
+        &common,
+        listener.local_addr()?,
+        settings.api_key.is_some(),
+        &erp_url,
+    ));
     if settings.api_key.is_none() {
         tracing::warn!(
             "no --api-key-env given: /create accepts anonymous orders (as the original did)"
@@ -82,6 +96,9 @@ pub async fn run_host(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     ignore_sigxfsz();
+    if let Some(kept) = config.bad_requests_kept {
+        crate::event_log::set_bad_requests_kept(kept);
+    }
     let endpoint: WebDriverEndpoint = config.webdriver.parse().map_err(anyhow::Error::msg)?;
     let listen = management_address(&config.management.listen, &admin)?;
     let listener = TcpListener::bind(listen)
@@ -91,15 +108,25 @@ pub async fn run_host(
         None => Cipher::load(&config.data_dir)?,
     };
     let settings = HostSettings {
-        data_dir: config.data_dir,
-        endpoint,
-        file: config.workshops,
+        data_dir: config.data_dir.clone(),
+        endpoint: endpoint.clone(),
+        file: config.workshops.clone(),
         admin: admin.clone(),
     };
     let (host, mut kills) = Host::new(settings, cipher)?;
     host.start_all().await;
     let addr = listener.local_addr()?;
-    let console = crate::console::Console::from_env(config.console);
+    let console = crate::console::Console::from_env(config.console.clone());
+    summary::log(&summary::host(
+        &summary::Common {
+            admin_token: admin.is_set(),
+            endpoint: &endpoint,
+        },
+        &config,
+        addr,
+        !console.is_off(),
+        &host.configs().await,
+    ));
     let server = crate::management::serve_with_console(host.clone(), admin, console, listener)?;
     let handle = server.handle();
     actix_rt::spawn(server);

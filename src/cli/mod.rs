@@ -116,6 +116,10 @@ pub struct WorkshopArgs {
     /// (`X-Api-Key`); without it `/create` is anonymous, as the original's.
     #[arg(long)]
     pub api_key_env: Option<String>,
+    /// How many ids that were only ever bad requests the views keep (the
+    /// newest; older ones answer 404 from /check_order_status).
+    #[arg(long, default_value_t = crate::event_log::BAD_REQUESTS_KEPT)]
+    pub bad_requests_kept: usize,
     #[command(flatten)]
     pub data: DataDir,
     #[command(flatten)]

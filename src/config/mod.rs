@@ -34,6 +34,10 @@ data_dir = "workshop_logs"
 # Or a WebDriver URL, e.g. a Selenium Grid hub: "http://grid.internal:4444".
 webdriver = "spawn"
 
+# How many ids that were only ever refused (bad requests) each workshop
+# remembers: the newest; an older one's /check_order_status answers 404.
+# bad_requests_kept = 10000
+
 [management]
 # The management API for the ILX admin GUI. The admin token comes from the
 # environment (OILMAT_ADMIN_TOKEN); without one, it listens on loopback only.
@@ -106,6 +110,10 @@ pub struct HostConfig {
     /// The support console under the management listener's `/console/`.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// How many ids that were only ever bad requests each workshop's views
+    /// keep (default 10,000; the newest; older ones answer 404).
+    #[serde(default)]
+    pub bad_requests_kept: Option<usize>,
     /// The workshops, by name.
     #[serde(default)]
     pub workshops: BTreeMap<String, IntegrationConfig>,

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 pub use commands::{Command, EvidencePaths, Refusal, RetryPolicy};
 pub use events::{Event, EventKind, NewEvent, OrderData, QueueKind};
 pub use journal::{Executed, Journal};
-pub use views::{OrderView, Snapshot, SnapshotRef, Status, Views};
+pub use views::{
+    bad_requests_kept, set_bad_requests_kept, OrderView, Snapshot, SnapshotRef, Status, Views,
+    BAD_REQUESTS_KEPT,
+};
 
 /// What can go wrong with a workshop's log.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -83,5 +83,9 @@ pub fn load(workshop_dir: &Path, store: &Store) -> Option<Views> {
         tracing::warn!(file = %target.display(), "views snapshot does not fit the log; folding the whole log");
         return None;
     }
+    if !stored.views.keeps_enough_bad_requests() {
+        tracing::info!(file = %target.display(), "views snapshot kept fewer bad requests than now asked for; folding the whole log");
+        return None;
+    }
     Some(Views::restore(stored.views))
 }

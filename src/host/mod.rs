@@ -120,6 +120,18 @@ impl Host {
         }
     }
 
+    /// The configuration of every integration that runs (the file's with
+    /// the API's changes).
+    pub async fn configs(&self) -> BTreeMap<String, IntegrationConfig> {
+        let inner = self.inner.lock().await;
+        inner
+            .integrations
+            .iter()
+            .filter(|(_, i)| i.workshop.is_some())
+            .map(|(name, i)| (name.clone(), i.config.clone()))
+            .collect()
+    }
+
     /// Stops every integration (orders in progress are put back).
     pub async fn stop_all(&self) {
         let mut inner = self.inner.lock().await;

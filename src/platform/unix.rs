@@ -62,6 +62,23 @@ pub fn process_command(pid: u32) -> Option<String> {
     Some(String::from_utf8_lossy(&cmdline).replace('\0', " "))
 }
 
+/// When the process started, as an opaque number that differs between two
+/// processes that had the same id (Linux: field 22 `starttime` of
+/// `/proc/<pid>/stat`, in clock ticks since boot); `None` when the process
+/// is gone or the OS does not say.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    start_time_of_stat(&stat)
+}
+
+/// Field 22 of a `/proc/<pid>/stat` line. The command name (field 2) is in
+/// parentheses and may hold spaces and `)`: the fields after it start after
+/// the last `)`, with field 3 (the state) first.
+fn start_time_of_stat(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
 /// Resolves on Ctrl-C, SIGTERM or [`super::request_stop`]: the shutdown
 /// `main` passes.
 pub async fn shutdown_signal() {
@@ -122,5 +139,32 @@ pub unsafe fn shutdown_socket(socket: RawSocket) {
     // SAFETY: the caller keeps `socket` open; shutdown(2) touches no memory.
     unsafe {
         libc::shutdown(socket, libc::SHUT_RDWR);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_time_is_field_22_even_with_odd_command_names() {
+        let stat = "4242 (chrome (a) b) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    5 6 0 0 20 0 3 0 987654 1000000 200 18446744073709551615";
+        assert_eq!(start_time_of_stat(stat), Some(987_654));
+        assert_eq!(start_time_of_stat("12 (x) S 1"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_running_process_has_a_start_time_that_stays_put() {
+        let me = std::process::id();
+        let first = process_start_time(me).expect("our own start time");
+        assert_eq!(process_start_time(me), Some(first));
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        let theirs = process_start_time(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(theirs.is_some_and(|t| t >= first));
+        assert_eq!(process_start_time(child.id()), None, "gone");
     }
 }

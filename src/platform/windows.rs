@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, GENERIC_READ, GENERIC_WRITE, HANDLE, STILL_ACTIVE,
+    CloseHandle, FILETIME, GENERIC_READ, GENERIC_WRITE, HANDLE, STILL_ACTIVE,
 };
 use windows_sys::Win32::Security::Authorization::{SetSecurityInfo, SE_FILE_OBJECT};
 use windows_sys::Win32::Security::{
@@ -25,7 +25,7 @@ use windows_sys::Win32::System::JobObjects::{
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    GetCurrentProcess, GetExitCodeProcess, OpenProcess, OpenProcessToken,
+    GetCurrentProcess, GetExitCodeProcess, GetProcessTimes, OpenProcess, OpenProcessToken,
     QueryFullProcessImageNameW, TerminateProcess, PROCESS_NAME_WIN32,
     PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
 };
@@ -154,6 +154,27 @@ pub fn process_command(pid: u32) -> Option<String> {
     }
     buffer.truncate(len as usize);
     Some(String::from_utf16_lossy(&buffer))
+}
+
+/// When the process was created (a FILETIME, 100 ns units since 1601),
+/// which differs between two processes that had the same id; `None` when
+/// it is gone or hidden.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    // SAFETY: OpenProcess has no memory preconditions.
+    let process =
+        OwnedHandle::new(unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) })?;
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: valid handle; the four FILETIMEs outlive the call.
+    let ok =
+        unsafe { GetProcessTimes(process.0, &mut created, &mut exited, &mut kernel, &mut user) };
+    if ok == 0 {
+        return None;
+    }
+    Some((u64::from(created.dwHighDateTime) << 32) | u64::from(created.dwLowDateTime))
 }
 
 /// Resolves on Ctrl-C, Ctrl-Break, the console closing, or the service's

@@ -108,6 +108,7 @@ pub struct ViewFigures {
     oldest_waiting_age: f64,
     last_completed: Option<u64>,
     outages: u64,
+    bad_requests_retained: usize,
 }
 
 impl ViewFigures {
@@ -126,6 +127,7 @@ impl ViewFigures {
             oldest_waiting_age: oldest.map_or(0.0, |t| now.saturating_sub(t) as f64 / 1000.0),
             last_completed: views.last_completed_ms,
             outages: views.health.outages,
+            bad_requests_retained: views.bad_requests.len(),
         }
     }
 }
@@ -280,6 +282,11 @@ fn families() -> Option<Families> {
             "oilmat_oldest_waiting_order_age_seconds",
             "Age of the oldest order on the task queue.",
             |s| s.views.oldest_waiting_age,
+        )?,
+        gauge(
+            "oilmat_bad_requests_retained",
+            "Ids that were only ever bad requests, kept for /check_order_status (at most bad_requests_kept).",
+            |s| s.views.bad_requests_retained as f64,
         )?,
         gauge(
             "oilmat_last_completed_timestamp_seconds",

@@ -168,7 +168,8 @@ impl Drop for Proc {
 pub fn kill_recorded_chromedriver(pidfile: &Path) {
     if let Some(pid) = std::fs::read_to_string(pidfile)
         .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
+        // `PID START`: the group's id, then its leader's start time.
+        .and_then(|s| s.split_whitespace().next()?.parse::<i32>().ok())
     {
         // SAFETY: only sends a signal.
         unsafe {

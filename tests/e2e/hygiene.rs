@@ -11,7 +11,9 @@ use oilmat_testkit::*;
 /// The chromedriver process group the workshop recorded, if any.
 fn recorded_group(ws: &Workshop) -> Option<i32> {
     let path = ws.data_dir.join(&ws.name).join("chromedriver.pid");
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    let text = std::fs::read_to_string(path).ok()?;
+    // `PID START` (the start time guards against a reused pid).
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// True while any live (non-zombie) process is in process group `pgid`.

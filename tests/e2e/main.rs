@@ -7,6 +7,7 @@ mod core_flow;
 mod dashboards;
 mod durability;
 mod erp_quirks;
+mod exposure;
 mod faults;
 mod grid;
 mod host;

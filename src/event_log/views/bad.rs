@@ -1,23 +1,39 @@
 //! The ids that were only ever bad requests, bounded: anyone who may post
 //! `/create` can post refused requests with fresh ids, and each would
-//! otherwise stay in the views forever. The newest [`BAD_REQUESTS_KEPT`]
-//! (by the seq of the event that refused them) are kept; older ones are
-//! forgotten, and `/check_order_status` answers 404 for them. Being a fold
-//! of the log, the same events keep the same ids.
+//! otherwise stay in the views forever. The newest [`bad_requests_kept`]
+//! (default [`BAD_REQUESTS_KEPT`]; `--bad-requests-kept`, or
+//! `bad_requests_kept` in the host's config) by the seq of the event that
+//! refused them are kept; older ones are forgotten, and
+//! `/check_order_status` answers 404 for them. Being a fold of the log,
+//! the same events keep the same ids.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Map, OrderView, Status, Views};
 
-/// How many bad-request-only ids the views keep.
+/// How many bad-request-only ids the views keep by default.
 pub const BAD_REQUESTS_KEPT: usize = 10_000;
+
+static KEPT: AtomicUsize = AtomicUsize::new(BAD_REQUESTS_KEPT);
+
+/// Sets how many bad-request-only ids every workshop of this process keeps
+/// (at least 1); call it before any workshop starts.
+pub fn set_bad_requests_kept(kept: usize) {
+    KEPT.store(kept.max(1), Ordering::Relaxed);
+}
+
+/// How many bad-request-only ids views created now keep.
+pub fn bad_requests_kept() -> usize {
+    KEPT.load(Ordering::Relaxed)
+}
 
 /// The bad-request-only ids, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadRequests {
     by_seq: BTreeMap<(u64, Box<str>), ()>,
     seq_of: Map<Box<str>, u64>,
-    /// How many are kept ([`BAD_REQUESTS_KEPT`]).
+    /// How many are kept ([`bad_requests_kept`] when created).
     pub cap: usize,
 }
 
@@ -26,7 +42,7 @@ impl Default for BadRequests {
         BadRequests {
             by_seq: BTreeMap::new(),
             seq_of: Map::default(),
-            cap: BAD_REQUESTS_KEPT,
+            cap: bad_requests_kept(),
         }
     }
 }

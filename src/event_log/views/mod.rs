@@ -8,7 +8,7 @@
 //! in progress, failed, refused). A completed order is final: only its id is
 //! kept, so that a repeated `unique_id` is still recognised exactly, at a
 //! few dozen bytes per completed order instead of the whole order. Ids that
-//! were only ever bad requests are kept up to [`BAD_REQUESTS_KEPT`], the
+//! were only ever bad requests are kept up to [`bad_requests_kept`], the
 //! newest by the event that refused them; older ones are forgotten (their
 //! status answers 404), so that a flood of refused requests cannot grow the
 //! views without bound.
@@ -32,7 +32,7 @@ mod classes;
 mod health;
 mod order;
 mod stored;
-pub use bad::{BadRequests, BAD_REQUESTS_KEPT};
+pub use bad::{bad_requests_kept, set_bad_requests_kept, BadRequests, BAD_REQUESTS_KEPT};
 pub use classes::{failure_class, failure_class_of, Counters, FAILURE_CLASSES};
 pub use health::{ErpHealth, Outage};
 pub use order::{OrderView, Submission};

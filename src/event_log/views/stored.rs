@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::bad::{bad_requests_kept, BAD_REQUESTS_KEPT};
 use super::{BadRequests, Counters, ErpHealth, Map, OrderView, Set, Views};
 use crate::event_log::events::QueueKind;
 
@@ -28,6 +29,18 @@ pub struct Snapshot {
     last_error: Option<(String, u64)>,
     #[serde(default)]
     health: ErpHealth,
+    /// How many bad-request-only ids the writer kept (absent: the default).
+    #[serde(default)]
+    bad_requests_kept: Option<usize>,
+}
+
+impl Snapshot {
+    /// Whether restoring it gives what folding the log would: the writer
+    /// kept at least as many bad-request-only ids as this process keeps
+    /// (restoring forgets the surplus, as the fold would have).
+    pub fn keeps_enough_bad_requests(&self) -> bool {
+        self.bad_requests_kept.unwrap_or(BAD_REQUESTS_KEPT) >= bad_requests_kept()
+    }
 }
 
 /// The views as a snapshot file stores them, borrowed: what [`Snapshot`]
@@ -49,6 +62,7 @@ pub struct SnapshotRef<'a> {
     last_completed_ms: Option<u64>,
     last_error: &'a Option<(String, u64)>,
     health: &'a ErpHealth,
+    bad_requests_kept: usize,
 }
 
 fn values<S: serde::Serializer>(
@@ -82,6 +96,7 @@ impl Views {
             last_completed_ms: self.last_completed_ms,
             last_error: &self.last_error,
             health: &self.health,
+            bad_requests_kept: self.bad_requests.cap,
         }
     }
 
