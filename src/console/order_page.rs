@@ -137,7 +137,10 @@ fn trace_cell(console: &Console, trace_id: Option<&str>) -> Markup {
 fn gone(dir: &Path, file: &str) -> String {
     match evidence::pruned_at(dir, file) {
         Some(ms) => format!("evidence pruned on {}.", timestamp(ms)),
-        None => "evidence no longer on disk (pruned before pruning was recorded, or removed by hand).".into(),
+        None => {
+            "evidence no longer on disk (pruned before pruning was recorded, or removed by hand)."
+                .into()
+        }
     }
 }
 

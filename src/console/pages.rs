@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::auth::{Console, Role, Session};
 use super::orders::{self, Filter, OrderRow};
-use super::{html_response, root_of, segment, ConsoleError};
 use super::outages;
+use super::{html_response, root_of, segment, ConsoleError};
 use crate::event_log::events::now_ms;
 use crate::event_log::EventKind;
 use crate::host::{Host, HostError};
@@ -40,6 +40,7 @@ pub fn page(p: Page<'_>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (p.title) " · OilMat support console" }
                 link rel="stylesheet" href={ (root) "static/console.css" };
+                link rel="icon" type="image/svg+xml" href={ (root) "static/favicon.svg" };
                 script src={ (root) "static/console.js" } defer {}
             }
             body {
@@ -379,7 +380,7 @@ pub async fn workshop(
             button type="submit" { "Filter" }
         }
         div #live {
-            p { (total) " orders · page " (number + 1) " of " (pages) }
+            p { (total) @if total == 1 { " order" } @else { " orders" } " · page " (number + 1) " of " (pages) }
             (order_rows(&root, &name, &rows))
         }
         nav.pages aria-label="Pages" {

@@ -159,7 +159,9 @@ mod tests {
         for chunk in names.chunks(500) {
             record_pruned(dir.path(), 1, chunk).unwrap();
         }
-        let size = std::fs::metadata(dir.path().join(PRUNED_RECORD)).unwrap().len();
+        let size = std::fs::metadata(dir.path().join(PRUNED_RECORD))
+            .unwrap()
+            .len();
         assert!(size <= RECORD_MAX_BYTES as u64, "{size}");
         assert_eq!(pruned_at(dir.path(), "o19999-attempt1.png"), Some(1));
         assert_eq!(pruned_at(dir.path(), "o0-attempt1.png"), None);

@@ -97,6 +97,15 @@ impl Browser {
             .unwrap();
         rt.block_on(driver.set_script_timeout(Duration::from_secs(60)))
             .unwrap();
+        // The viewport (what a screenshot shows) WIDTH x HEIGHT, the window's own frame aside.
+        let frame = rt
+            .block_on(driver.execute("return window.outerHeight - window.innerHeight", Vec::new()))
+            .unwrap()
+            .json()
+            .as_u64()
+            .unwrap_or(0);
+        rt.block_on(driver.set_window_rect(0, 0, WIDTH, HEIGHT + frame as u32))
+            .unwrap();
         Browser {
             rt,
             driver: Some(driver),
@@ -154,13 +163,16 @@ impl Browser {
         let done = self.run(self.driver().execute_async(
             r#"const done = arguments[arguments.length - 1];
                axe.run(document, { resultTypes: ["violations"] })
-                 .then(r => done(r.violations.map(v => ({
+                 .then(r => done({ passed: r.passes.length, violations: r.violations.map(v => ({
                      id: v.id, impact: v.impact, help: v.help,
-                     nodes: v.nodes.map(n => n.html + " :: " + n.failureSummary) }))))
-                 .catch(e => done([{ id: "axe-error", help: String(e) }]));"#,
+                     nodes: v.nodes.map(n => n.html + " :: " + n.failureSummary) })) }))
+                 .catch(e => done({ passed: 0, violations: [{ id: "axe-error", help: String(e) }] }));"#,
             Vec::new(),
         ));
-        Some(done.json().as_array().cloned().unwrap_or_default())
+        let result = done.json();
+        // axe-core really looked: some of its rules passed.
+        assert!(result["passed"].as_u64().unwrap_or(0) > 0, "{result}");
+        Some(result["violations"].as_array().cloned().unwrap_or_default())
     }
 
     /// The browser's console errors since the last call, less the page's
@@ -173,8 +185,7 @@ impl Browser {
             .map(|e| e.message)
             .filter(|m| {
                 own_status.is_none_or(|s| {
-                    !(m.starts_with(&format!("{url} - "))
-                        && m.contains(&format!("status of {s} ")))
+                    !(m.starts_with(&format!("{url} - ")) && m.contains(&format!("status of {s} ")))
                 })
             })
             .collect()
@@ -311,7 +322,11 @@ trace_url = "http://traces.test/trace/{{trace_id}}"
     // Sign-in, through the form.
     browser.open(&format!("{base}w/alpha"));
     browser.wait_text("Sign in");
-    assert!(browser.url().ends_with("/console/signin"), "{}", browser.url());
+    assert!(
+        browser.url().ends_with("/console/signin"),
+        "{}",
+        browser.url()
+    );
     browser.check("signin", None);
     let driver = browser.driver();
     let token = browser.run(driver.find(By::Css("input[name=token]")));
@@ -333,7 +348,8 @@ trace_url = "http://traces.test/trace/{{trace_id}}"
     browser.check("workshop", None);
     browser.open(&format!("{base}w/beta"));
     browser.wait_text("Outages");
-    let outages = browser.script("return document.querySelector('table[aria-labelledby=outages]')?.innerText ?? ''");
+    let outages = browser
+        .script("return document.querySelector('table[aria-labelledby=outages]')?.innerText ?? ''");
     assert!(
         outages.as_str().unwrap().contains("the whole ERP"),
         "{outages}"
@@ -351,21 +367,23 @@ trace_url = "http://traces.test/trace/{{trace_id}}"
         if width.as_u64().unwrap_or(0) > 0 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the evidence screenshot renders"
-        );
+        assert!(Instant::now() < deadline, "the evidence screenshot renders");
         std::thread::sleep(Duration::from_millis(100));
     }
     browser.check("order", None);
     browser.open(&format!("{base}w/alpha/o/c-old"));
     browser.wait_text("evidence pruned on ");
+    browser.script("document.querySelector('main section').scrollIntoView(); return null");
     browser.check("order-pruned", None);
 
     // Search: found, to the order's page; not found, a page that says so.
     browser.open(&format!("{base}search?unique_id=c-ok"));
     browser.wait_text("line booked");
-    assert!(browser.url().ends_with("/w/alpha/o/c-ok"), "{}", browser.url());
+    assert!(
+        browser.url().ends_with("/w/alpha/o/c-ok"),
+        "{}",
+        browser.url()
+    );
     browser.open(&format!("{base}search?unique_id=nowhere"));
     browser.wait_text("No running workshop has an order");
     browser.check("search", Some(404));
