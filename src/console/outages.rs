@@ -56,7 +56,7 @@ pub fn outages<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<Outage> {
         }
     }
     done.extend(open.into_values());
-    done.sort_by(|a, b| b.since_ms.cmp(&a.since_ms));
+    done.sort_by_key(|o| std::cmp::Reverse(o.since_ms));
     done.truncate(SHOWN);
     done
 }

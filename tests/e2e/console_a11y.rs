@@ -1,9 +1,9 @@
 //! The support console in real headless Chromium, offline: two workshops
 //! under `serve`, one with failed orders (one whose evidence was pruned),
 //! the other through an ERP outage. Every page (sign-in, integrations, a
-//! workshop, an order, search, the "off" page) passes axe-core's checks
-//! run inside the page and leaves no error in the browser's console log; a
-//! failed attempt's screenshot renders. Each page is photographed into the
+//! workshop, an order, search, a stopped workshop, the "off" page) passes
+//! axe-core's checks run inside the page and leaves no error in the
+//! browser's console log; a failed attempt's screenshot renders. Each page is photographed into the
 //! git-ignored `test-screenshots/`, or `$OILMAT_SCREENSHOTS_DIR`
 //! (`scripts/screenshots` fills docs/screenshots/ for the README this way).
 
@@ -387,6 +387,34 @@ trace_url = "http://traces.test/trace/{{trace_id}}"
     browser.open(&format!("{base}search?unique_id=nowhere"));
     browser.wait_text("No running workshop has an order");
     browser.check("search", Some(404));
+
+    // A stopped integration: listed, its page says so, the admin starts it again.
+    let r = client()
+        .put(format!("http://127.0.0.1:{beta}/kill"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    wait_until("beta stopped", Duration::from_secs(30), || {
+        let row = host.integration("beta");
+        row["api"] == "stopped" && row["worker"] == "stopped"
+    });
+    browser.open(&format!("{base}w/beta"));
+    browser.wait_text("its orders and outages show while it runs");
+    browser.check("workshop-stopped", Some(503));
+    browser.open(&base);
+    browser.wait_text("not checked: not running");
+    browser.check("integrations-stopped", None);
+    let start = browser.run(
+        browser
+            .driver()
+            .find(By::Css("button[aria-label='Start integration beta']")),
+    );
+    browser.run(start.click());
+    wait_until("beta running again", Duration::from_secs(30), || {
+        let row = host.integration("beta");
+        row["api"] == "running" && row["worker"] == "running"
+    });
 
     // The page every console path answers while no token is configured.
     let off_config = dir.path().join("off.toml");
