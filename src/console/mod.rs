@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod order_page;
 mod orders;
+mod outages;
 mod pages;
 
 use actix_web::body::MessageBody;

@@ -15,6 +15,7 @@ use crate::event_log::events::failure_kind;
 use crate::event_log::{Event, EventKind, Status};
 use crate::host::Host;
 use crate::support::timestamp;
+use crate::workshop::evidence;
 use crate::workshop::status::GetEvents;
 
 /// The file name of evidence saved under the workshop's `evidence/` folder,
@@ -130,6 +131,19 @@ fn trace_cell(console: &Console, trace_id: Option<&str>) -> Markup {
     }
 }
 
+/// Why an evidence file is not there: pruned on a date the evidence folder
+/// recorded, or gone without a record (pruned before pruning was recorded,
+/// or removed by hand).
+fn gone(dir: &Path, file: &str) -> String {
+    match evidence::pruned_at(dir, file) {
+        Some(ms) => format!("evidence pruned on {}.", timestamp(ms)),
+        None => {
+            "evidence no longer on disk (pruned before pruning was recorded, or removed by hand)."
+                .into()
+        }
+    }
+}
+
 fn evidence_section(base: &str, dir: &Path, events: &[Event]) -> Markup {
     html! {
         @for event in events {
@@ -141,14 +155,14 @@ fn evidence_section(base: &str, dir: &Path, events: &[Event]) -> Markup {
                             img.evidence src={ (base) "evidence/" (segment(file)) }
                                 alt={ "Screenshot of the ERP when attempt " (attempt) " failed" };
                         }
-                        Some(_) => { p.muted { "Screenshot: evidence pruned." } }
+                        Some(file) => { p.muted { "Screenshot: " (gone(dir, file)) } }
                         None => { p.muted { "No screenshot was saved." } }
                     }
                     @match page_source.as_deref().and_then(evidence_file) {
                         Some(file) if dir.join(file).is_file() => {
                             p { a href={ (base) "evidence/" (segment(file)) } { "Page source of attempt " (attempt) " (plain text)" } }
                         }
-                        Some(_) => { p.muted { "Page source: evidence pruned." } }
+                        Some(file) => { p.muted { "Page source: " (gone(dir, file)) } }
                         None => {}
                     }
                 }

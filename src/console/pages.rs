@@ -8,9 +8,11 @@ use serde::Deserialize;
 
 use super::auth::{Console, Role, Session};
 use super::orders::{self, Filter, OrderRow};
+use super::outages;
 use super::{html_response, root_of, segment, ConsoleError};
+use crate::event_log::events::now_ms;
 use crate::event_log::EventKind;
-use crate::host::Host;
+use crate::host::{Host, HostError};
 use crate::support::timestamp;
 use crate::workshop::status::{GetEvents, GetStatus};
 
@@ -38,6 +40,7 @@ pub fn page(p: Page<'_>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (p.title) " · OilMat support console" }
                 link rel="stylesheet" href={ (root) "static/console.css" };
+                link rel="icon" type="image/svg+xml" href={ (root) "static/favicon.svg" };
                 script src={ (root) "static/console.js" } defer {}
             }
             body {
@@ -91,6 +94,7 @@ pub fn off_page(root: &str) -> Markup {
 struct Row {
     workshop: String,
     erp_type: Option<String>,
+    active: Option<bool>,
     api: String,
     worker: String,
     state: Option<String>,
@@ -109,6 +113,11 @@ struct QueueRow {
 }
 
 impl Row {
+    /// Its workshop runs (a stopped or inactive one has no ERP health).
+    fn is_running(&self) -> bool {
+        self.erp.as_ref().is_some_and(|e| e.is_object()) || self.state.is_some()
+    }
+
     fn of(value: &serde_json::Value) -> Row {
         let mut row: Row = serde_json::from_value(value.clone()).unwrap_or_default();
         if let Some(state) = row.state.clone() {
@@ -122,7 +131,12 @@ impl Row {
 /// The `erp` health object of an overview row, when it has one.
 fn erp_health(row: &Row) -> Markup {
     let Some(erp) = row.erp.as_ref().filter(|e| e.is_object()) else {
-        return html! { span.muted { "unknown" } };
+        let why = match (&row.state, row.active) {
+            (Some(state), _) => state.as_str(),
+            (None, Some(false)) => "not checked: inactive",
+            (None, _) => "not checked: not running",
+        };
+        return html! { span.muted { (why) } };
     };
     let text = |key: &str| erp.get(key).and_then(|v| v.as_str()).map(str::to_string);
     let state = text("state").unwrap_or_else(|| "unknown".into());
@@ -143,20 +157,43 @@ fn start_stop_form(root: &str, workshop: &str, part: &str, running: bool, csrf: 
     html! {
         form.inline method="post" action={ (root) "w/" (segment(workshop)) "/" (part) "/" (action) } {
             input type="hidden" name="csrf" value=(csrf);
-            button type="submit" aria-label={ (label) " the " (what) " of " (workshop) } { (label) " " (what) }
+            button type="submit" aria-label={ (label) " " (what) " of " (workshop) } { (label) " " (what) }
         }
     }
 }
 
-/// GET `/console/`: one row per workshop.
+/// The control cell of a row (admin only): start or stop the API and the
+/// worker of a running workshop; start a stopped one (its API and worker).
+fn controls(root: &str, row: &Row, csrf: &str) -> Markup {
+    let name = &row.workshop;
+    html! {
+        @if row.is_running() {
+            (start_stop_form(root, name, "api", row.api == "running", csrf))
+            " "
+            (start_stop_form(root, name, "worker", row.worker != "stopped", csrf))
+        } @else if row.active == Some(false) {
+            span.muted { "inactive (configured with active = false)" }
+        } @else {
+            form.inline method="post" action={ (root) "w/" (segment(name)) "/api/start" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" aria-label={ "Start integration " (name) } { "Start integration" }
+            }
+        }
+    }
+}
+
+/// GET `/console/`: one row per workshop, stopped ones included.
 pub async fn integrations(
     req: HttpRequest,
     host: web::Data<Host>,
+    console: web::Data<Console>,
     session: Session,
 ) -> HttpResponse {
     let root = root_of(req.path());
     let all: Vec<Row> = host.overview().await.iter().map(Row::of).collect();
     let admin = session.role == Role::Admin;
+    let config = console.config();
+    let dashboards = config.dashboard_url.is_some();
     let body = html! {
         h1 { "Integrations" }
         div #live {
@@ -166,6 +203,7 @@ pub async fn integrations(
                     th scope="col" { "API" } th scope="col" { "Worker" }
                     th scope="col" { "Task queue" } th scope="col" { "Error queue" }
                     th scope="col" { "Last completed" } th scope="col" { "Last error" }
+                    @if dashboards { th scope="col" { "Dashboard" } }
                     @if admin { th scope="col" { "Control" } }
                 } }
                 tbody {
@@ -180,13 +218,10 @@ pub async fn integrations(
                             td.num { (ov.queue.error) }
                             td { (ov.last_completed_at.as_deref().unwrap_or("never")) }
                             td { (ov.last_error.as_deref().unwrap_or("")) }
-                            @if admin {
-                                td {
-                                    (start_stop_form(&root, &ov.workshop, "api", ov.api == "running", &session.csrf))
-                                    " "
-                                    (start_stop_form(&root, &ov.workshop, "worker", ov.worker != "stopped", &session.csrf))
-                                }
+                            @if let Some(url) = config.dashboard_for(&ov.workshop) {
+                                td { a href=(url) rel="noreferrer" aria-label={ "Grafana dashboard of " (ov.workshop) } { "Grafana" } }
                             }
+                            @if admin { td { (controls(&root, ov, &session.csrf)) } }
                         }
                     }
                 }
@@ -291,7 +326,11 @@ pub async fn workshop(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     let root = root_of(req.path());
-    let ws = host.workshop(&name).await?;
+    let ws = match host.workshop(&name).await {
+        Ok(ws) => ws,
+        Err(HostError::Unavailable(why)) => return Ok(not_running(&root, &session, &name, &why)),
+        Err(e) => return Err(e.into()),
+    };
     let events = ws
         .actors
         .status
@@ -311,6 +350,7 @@ pub async fn workshop(
         })
         .take(10)
         .collect();
+    let outages = outages::outages(&events);
     drop(events);
     let number = query.page.unwrap_or(0);
     let (rows, total) = orders::page(&all, &query.filter(), number, PER_PAGE);
@@ -340,13 +380,14 @@ pub async fn workshop(
             button type="submit" { "Filter" }
         }
         div #live {
-            p { (total) " orders · page " (number + 1) " of " (pages) }
+            p { (total) @if total == 1 { " order" } @else { " orders" } " · page " (number + 1) " of " (pages) }
             (order_rows(&root, &name, &rows))
         }
         nav.pages aria-label="Pages" {
             @if number > 0 { a href={ (here) "?" (query.with_page(number - 1)) } { "Newer" } }
             @if number + 1 < pages { a href={ (here) "?" (query.with_page(number + 1)) } { "Older" } }
         }
+        (outages::section(&outages, now_ms()))
         h2 { "Recent operator actions" }
         @if actions.is_empty() { p.muted { "None recorded." } }
         ul {
@@ -360,6 +401,25 @@ pub async fn workshop(
         session: Some(&session),
     };
     Ok(html_response(StatusCode::OK, page(p, body)))
+}
+
+/// The page of a workshop that does not run (stopped, inactive or not started).
+fn not_running(root: &str, session: &Session, name: &str, why: &str) -> HttpResponse {
+    let body = html! {
+        h1 { "Workshop " (name) }
+        p { a href=(root) { "All integrations" } }
+        p { (why) ": its orders and outages show while it runs." }
+        @if session.role == Role::Admin {
+            p { "Start it from the integrations page." }
+        }
+    };
+    let title = format!("Workshop {name}");
+    let p = Page {
+        title: &title,
+        root,
+        session: Some(session),
+    };
+    html_response(StatusCode::SERVICE_UNAVAILABLE, page(p, body))
 }
 
 /// The search form's query.

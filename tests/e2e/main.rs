@@ -3,6 +3,7 @@
 
 mod check;
 mod console;
+mod console_a11y;
 mod core_flow;
 mod dashboards;
 mod durability;
