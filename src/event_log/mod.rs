@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod events;
 pub mod journal;
+pub mod order_index;
 pub mod retry;
 pub mod snapshot;
 pub mod store;
