@@ -189,6 +189,9 @@ fn a_deleted_index_is_rebuilt_at_open() {
     let ks = db.keyspace(KEYSPACE, Default::default).unwrap();
     db.delete_keyspace(ks).unwrap();
     drop((db, store));
+    let db = fjall::Database::builder(dir.path()).open().unwrap();
+    assert!(!db.keyspace_exists(KEYSPACE), "the index is gone");
+    drop(db);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(state(&store), before);
 }
