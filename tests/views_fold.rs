@@ -3,9 +3,12 @@
 //! and equal the views rebuilt when the log is opened again. A snapshot of
 //! the views with the events after it folded in equals the fold of the
 //! whole log, whether it is restored by hand or by a start after a crash.
+//! The order index written beside the log equals the fold of the log, page
+//! by page and filter by filter, and again once rebuilt from the log.
 
 use std::path::Path;
 
+use oilmat_erp::event_log::order_index::{self, Filter, OrderRow};
 use oilmat_erp::event_log::{
     snapshot, Command, Event, EvidencePaths, Journal, OrderData, QueueKind, Refusal, RetryPolicy,
     Snapshot, Views,
@@ -277,4 +280,101 @@ fn a_second_process_cannot_open_a_locked_workshop() {
         second,
         Err(oilmat_erp::event_log::Error::Locked(_))
     ));
+}
+
+/// The commands of [`arb_command`] and operator actions (on the workshop or
+/// an order), which the order index also keeps.
+fn arb_command_or_action() -> impl Strategy<Value = Command> {
+    let action = (
+        prop::option::of((0u8..6).prop_map(|i| format!("id{i}"))),
+        any::<bool>(),
+    )
+        .prop_map(|(unique_id, admin)| Command::RecordOperatorAction {
+            unique_id,
+            action: "requeue".into(),
+            by: if admin { "admin" } else { "support" }.into(),
+        });
+    prop_oneof![8 => arb_command(), 1 => action]
+}
+
+fn arb_filter() -> impl Strategy<Value = Filter> {
+    let status = prop::option::of(prop_oneof![
+        Just("received"),
+        Just("processing"),
+        Just("completed"),
+        Just("bad request"),
+        Just("failed"),
+    ]);
+    let text = prop::option::of(prop_oneof![Just("ID1"), Just("00"), Just("2"), Just("x")]);
+    let ms = || prop::option::of(0u64..3);
+    (status, ms(), ms(), text).prop_map(|(status, from, to, text)| Filter {
+        status: status.map(str::to_string),
+        from_ms: from,
+        to_ms: to,
+        text: text.map(str::to_string),
+    })
+}
+
+/// The whole index of the open journal, newest first.
+async fn index_rows(journal: &Journal) -> Vec<OrderRow> {
+    journal
+        .order_page(Filter::default(), 0, usize::MAX)
+        .await
+        .unwrap()
+        .rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_order_index_equals_the_fold_of_the_log(
+        commands in prop::collection::vec(arb_command_or_action(), 1..60),
+        filters in prop::collection::vec(arb_filter(), 4),
+        per_page in 1usize..4,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime();
+        let (rows, folded, pages) = rt.block_on(async {
+            let journal = Journal::open(dir.path()).unwrap();
+            for command in commands {
+                journal.execute(command).await.unwrap().ok();
+            }
+            let events = journal.events(None).await.unwrap();
+            let folded = order_index::fold(&events);
+            // Times in the filters are the events' ms, relative to the first.
+            let base = events.first().map_or(0, |e| e.ts_ms);
+            let mut pages = Vec::new();
+            for filter in filters {
+                let filter = Filter {
+                    from_ms: filter.from_ms.map(|d| base + d),
+                    to_ms: filter.to_ms.map(|d| base + d),
+                    ..filter
+                };
+                for page in 0..3 {
+                    let read = journal.order_page(filter.clone(), page, per_page).await.unwrap();
+                    pages.push((read, order_index::page_of(&folded, &filter, page, per_page)));
+                }
+            }
+            let rows = index_rows(&journal).await;
+            journal.close().await;
+            (rows, folded, pages)
+        });
+        prop_assert_eq!(&rows, &folded);
+        for (read, expected) in pages {
+            prop_assert_eq!(read, expected);
+        }
+        // Deleted, the index is rebuilt from the log at the next start.
+        let db = fjall::Database::builder(dir.path().join("log")).open().unwrap();
+        let ks = db.keyspace(order_index::KEYSPACE, Default::default).unwrap();
+        db.delete_keyspace(ks).unwrap();
+        drop(db);
+        let rebuilt = rt.block_on(async {
+            let journal = Journal::open(dir.path()).unwrap();
+            let rows = index_rows(&journal).await;
+            journal.close().await;
+            rows
+        });
+        prop_assert_eq!(&rebuilt, &folded);
+    }
 }

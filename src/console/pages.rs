@@ -7,14 +7,13 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
 use super::auth::{Console, Role, Session};
-use super::orders::{self, Filter, OrderRow};
+use super::orders::{self, Filter, OrderPage, OrderRow};
 use super::outages;
 use super::{html_response, root_of, segment, ConsoleError};
 use crate::event_log::events::now_ms;
-use crate::event_log::EventKind;
 use crate::host::{Host, HostError};
 use crate::support::timestamp;
-use crate::workshop::status::{GetEvents, GetStatus};
+use crate::workshop::status::{GetHealthEvents, GetOperatorActions, GetOrderPage, GetOrderRow};
 
 /// Orders shown per page.
 const PER_PAGE: usize = 50;
@@ -331,29 +330,34 @@ pub async fn workshop(
         Err(HostError::Unavailable(why)) => return Ok(not_running(&root, &session, &name, &why)),
         Err(e) => return Err(e.into()),
     };
-    let events = ws
+    let number = query.page.unwrap_or(0);
+    let unavailable = |e: &dyn std::fmt::Display| ConsoleError::Unavailable(e.to_string());
+    let list = GetOrderPage {
+        filter: query.filter(),
+        page: number,
+        per_page: PER_PAGE,
+    };
+    let listed = ws
         .actors
         .status
-        .send(GetEvents(None))
+        .send(list)
         .await
-        .map_err(|e| ConsoleError::Unavailable(e.to_string()))?
-        .map_err(|e| ConsoleError::Unavailable(e.to_string()))?;
-    let all = orders::fold(&events);
-    let actions: Vec<(u64, String)> = events
-        .iter()
-        .rev()
-        .filter_map(|e| match &e.kind {
-            EventKind::OperatorAction { action, by } if e.unique_id.is_none() => {
-                Some((e.ts_ms, format!("{action} by {by}")))
-            }
-            _ => None,
-        })
-        .take(10)
-        .collect();
-    let outages = outages::outages(&events);
-    drop(events);
-    let number = query.page.unwrap_or(0);
-    let (rows, total) = orders::page(&all, &query.filter(), number, PER_PAGE);
+        .map_err(|e| unavailable(&e))?;
+    let OrderPage { rows, total } = listed.map_err(|e| unavailable(&e))?;
+    let actions = ws.actors.status.send(GetOperatorActions(10)).await;
+    let actions = actions
+        .map_err(|e| unavailable(&e))?
+        .map_err(|e| unavailable(&e))?;
+    // Enough of the newest health events to pair the outages shown.
+    let health = ws
+        .actors
+        .status
+        .send(GetHealthEvents(4 * outages::SHOWN))
+        .await;
+    let health = health
+        .map_err(|e| unavailable(&e))?
+        .map_err(|e| unavailable(&e))?;
+    let outages = outages::outages(&health);
     let pages = total.div_ceil(PER_PAGE).max(1);
     let here = format!("{root}w/{}", segment(&name));
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -439,7 +443,7 @@ pub async fn search(
     let id = query.unique_id.as_deref().map(str::trim).unwrap_or("");
     if !id.is_empty() {
         for ws in host.workshops().await {
-            if let Ok(Some(_)) = ws.actors.status.send(GetStatus(id.to_string())).await {
+            if let Ok(Ok(Some(_))) = ws.actors.status.send(GetOrderRow(id.to_string())).await {
                 let location = format!("{root}w/{}/o/{}", segment(&ws.settings.name), segment(id));
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, location))

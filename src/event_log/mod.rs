@@ -6,6 +6,7 @@ mod attempts;
 pub mod commands;
 pub mod events;
 pub mod journal;
+pub mod order_index;
 pub mod retry;
 pub mod snapshot;
 pub mod store;

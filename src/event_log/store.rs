@@ -1,7 +1,8 @@
 //! The on-disk log of one workshop: a fjall database under
 //! `workshop_logs/WORKSHOP/log/`, events keyed by their big-endian sequence
-//! number, encrypted credentials in a keyspace of their own. Appends are
-//! atomic batches persisted with `fsync` before they return.
+//! number, encrypted credentials in a keyspace of their own, and the order
+//! index (see [`super::order_index`]) written in the same batches. Appends
+//! are atomic batches persisted with `fsync` before they return.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use super::events::Event;
+use super::order_index::{self, Filter, OrderPage, OrderRow};
 use super::{Error, Result};
 
 const EVENTS: &str = "events";
@@ -19,6 +21,7 @@ const LOCK_FILE: &str = "workshop.lock";
 /// replays from fjall's journal. Set when a keyspace is created.
 const EVENTS_MEMTABLE: u64 = 8 * 1024 * 1024;
 const SECRETS_MEMTABLE: u64 = 2 * 1024 * 1024;
+const INDEX_MEMTABLE: u64 = 4 * 1024 * 1024;
 
 /// The exclusive claim of one process on a workshop's folder.
 #[derive(Debug)]
@@ -60,6 +63,7 @@ pub struct Store {
     db: Database,
     events: Keyspace,
     secrets: Keyspace,
+    index: Keyspace,
     dir: PathBuf,
 }
 
@@ -81,12 +85,23 @@ impl Store {
                 KeyspaceCreateOptions::default().max_memtable_size(SECRETS_MEMTABLE)
             })
             .map_err(|e| Error::storage("open secrets", e))?;
-        Ok(Store {
+        let index = db
+            .keyspace(order_index::KEYSPACE, || {
+                KeyspaceCreateOptions::default().max_memtable_size(INDEX_MEMTABLE)
+            })
+            .map_err(|e| Error::storage("open order index", e))?;
+        let store = Store {
             db,
             events,
             secrets,
+            index,
             dir: dir.to_path_buf(),
-        })
+        };
+        let last_seq = store.last_seq()?;
+        order_index::ensure(&store.db, &store.index, last_seq, |from| {
+            store.events_from(from)
+        })?;
+        Ok(store)
     }
 
     /// The folder the log lives in.
@@ -117,6 +132,7 @@ impl Store {
                 None => batch.remove(&self.secrets, key.as_bytes()),
             }
         }
+        order_index::stage(&self.index, &mut batch, events)?;
         batch.commit().map_err(|e| Error::storage("append", e))
     }
 
@@ -163,6 +179,32 @@ impl Store {
             .get(key.as_bytes())
             .map(|v| v.map(|v| v.to_vec()))
             .map_err(|e| Error::storage("read secret", e))
+    }
+
+    /// One page of the order index (newest first), read from a snapshot.
+    pub fn order_page(&self, filter: &Filter, page: usize, per_page: usize) -> Result<OrderPage> {
+        order_index::order_page(&self.db, &self.index, filter, page, per_page)
+    }
+
+    /// The order index's row of one order.
+    pub fn order_row(&self, unique_id: &str) -> Result<Option<OrderRow>> {
+        order_index::order_row(&self.db, &self.index, unique_id)
+    }
+
+    /// The workshop's last `limit` operator actions, newest first.
+    pub fn operator_actions(&self, limit: usize) -> Result<Vec<(u64, String)>> {
+        order_index::operator_actions(&self.db, &self.index, limit)
+    }
+
+    /// The workshop's last `limit` health events, oldest first.
+    pub fn health_events(&self, limit: usize) -> Result<Vec<Event>> {
+        order_index::health_events(&self.db, &self.index, limit)
+    }
+
+    /// The fjall database (tests reach behind the store with it).
+    #[cfg(test)]
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Bytes the log takes on disk.

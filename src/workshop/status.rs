@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::worker::WorkerState;
 use crate::event_log::events::rfc3339;
+use crate::event_log::order_index::{Filter, OrderPage, OrderRow};
 use crate::event_log::views::{ErpHealth, Outage};
 use crate::event_log::{Journal, OrderView, QueueKind, Status};
 use crate::telemetry::metrics;
@@ -162,6 +163,34 @@ pub struct TakeSample;
 #[rtype(result = "crate::event_log::Result<Vec<crate::event_log::Event>>")]
 pub struct GetEvents(pub Option<String>);
 
+/// One page of the workshop's orders, newest first, from its order index
+/// (read off the journal's writer thread).
+#[derive(Message)]
+#[rtype(result = "crate::event_log::Result<OrderPage>")]
+pub struct GetOrderPage {
+    /// What the list is narrowed to.
+    pub filter: Filter,
+    /// Which page, from 0.
+    pub page: usize,
+    /// Rows per page.
+    pub per_page: usize,
+}
+
+/// One order's row in the order index (any order the log has seen).
+#[derive(Message)]
+#[rtype(result = "crate::event_log::Result<Option<OrderRow>>")]
+pub struct GetOrderRow(pub String);
+
+/// The workshop's last N operator actions, newest first: (when, what by whom).
+#[derive(Message)]
+#[rtype(result = "crate::event_log::Result<Vec<(u64, String)>>")]
+pub struct GetOperatorActions(pub usize);
+
+/// The workshop's last N `integration down` / `up` events, oldest first.
+#[derive(Message)]
+#[rtype(result = "crate::event_log::Result<Vec<crate::event_log::Event>>")]
+pub struct GetHealthEvents(pub usize);
+
 /// A short health summary (for the management API).
 #[derive(Message)]
 #[rtype(result = "Health")]
@@ -274,6 +303,42 @@ impl Handler<GetEvents> for StatusDesk {
     fn handle(&mut self, msg: GetEvents, _: &mut Self::Context) -> Self::Result {
         let journal = self.journal.clone();
         Box::pin(async move { journal.events(msg.0).await })
+    }
+}
+
+impl Handler<GetOrderPage> for StatusDesk {
+    type Result = ResponseFuture<crate::event_log::Result<OrderPage>>;
+
+    fn handle(&mut self, msg: GetOrderPage, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move { journal.order_page(msg.filter, msg.page, msg.per_page).await })
+    }
+}
+
+impl Handler<GetOrderRow> for StatusDesk {
+    type Result = ResponseFuture<crate::event_log::Result<Option<OrderRow>>>;
+
+    fn handle(&mut self, msg: GetOrderRow, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move { journal.order_row(msg.0).await })
+    }
+}
+
+impl Handler<GetOperatorActions> for StatusDesk {
+    type Result = ResponseFuture<crate::event_log::Result<Vec<(u64, String)>>>;
+
+    fn handle(&mut self, msg: GetOperatorActions, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move { journal.operator_actions(msg.0).await })
+    }
+}
+
+impl Handler<GetHealthEvents> for StatusDesk {
+    type Result = ResponseFuture<crate::event_log::Result<Vec<crate::event_log::Event>>>;
+
+    fn handle(&mut self, msg: GetHealthEvents, _: &mut Self::Context) -> Self::Result {
+        let journal = self.journal.clone();
+        Box::pin(async move { journal.health_events(msg.0).await })
     }
 }
 

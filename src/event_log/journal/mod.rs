@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::commands::{Command, Refusal};
 use super::events::Event;
+use super::order_index::{Filter, OrderPage, OrderRow};
 use super::snapshot;
 use super::store::{FolderLock, Store};
 use super::views::Views;
@@ -175,14 +176,7 @@ impl Journal {
     /// The log's events, all or one order's, oldest first: read from a
     /// blocking task, never on the writer's thread (intake does not wait).
     pub async fn events(&self, unique_id: Option<String>) -> Result<Vec<Event>> {
-        let store = self
-            .shared
-            .reader
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-            .ok_or_else(|| Error::NotWritable("the log is being reopened".into()))?;
-        let scan = move || {
+        self.read(move |store| {
             store
                 .events_from(0)
                 .filter(|e| match (e, &unique_id) {
@@ -190,8 +184,50 @@ impl Journal {
                     _ => true,
                 })
                 .collect()
-        };
-        tokio::task::spawn_blocking(scan)
+        })
+        .await
+    }
+
+    /// One page of the workshop's orders, newest first, from the order
+    /// index (a snapshot read on a blocking task, off the writer's thread).
+    pub async fn order_page(
+        &self,
+        filter: Filter,
+        page: usize,
+        per_page: usize,
+    ) -> Result<OrderPage> {
+        self.read(move |store| store.order_page(&filter, page, per_page))
+            .await
+    }
+
+    /// The order index's row of one order.
+    pub async fn order_row(&self, unique_id: String) -> Result<Option<OrderRow>> {
+        self.read(move |store| store.order_row(&unique_id)).await
+    }
+
+    /// The workshop's last `limit` operator actions, newest first.
+    pub async fn operator_actions(&self, limit: usize) -> Result<Vec<(u64, String)>> {
+        self.read(move |store| store.operator_actions(limit)).await
+    }
+
+    /// The workshop's last `limit` `integration down` / `up` events, oldest first.
+    pub async fn health_events(&self, limit: usize) -> Result<Vec<Event>> {
+        self.read(move |store| store.health_events(limit)).await
+    }
+
+    /// Runs `read` on the store from a blocking task.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self
+            .shared
+            .reader
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .ok_or_else(|| Error::NotWritable("the log is being reopened".into()))?;
+        tokio::task::spawn_blocking(move || read(&store))
             .await
             .map_err(|_| Error::Closed)?
     }
