@@ -148,12 +148,13 @@ async fn expired_sessions_are_logged_into_again() {
         Ok(Booked::Added)
     );
 
-    // Expire the session while the driver waits for the item lookup: the
-    // save lands on the login page, and the driver starts over.
-    bench.sandbox.faults(json!({"lookup_delay_ms": 1500})).await;
+    // Expire the session while the driver waits for the add-line dialog
+    // (held 2.5 s), before any save: the item lookup lands on the login
+    // page, and the driver logs in and starts over.
+    bench.sandbox.faults(json!({"dialog_delay_ms": 2500})).await;
     let sandbox_base = bench.sandbox.base.clone();
     let expire = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         reqwest::Client::builder()
             .no_proxy()
             .build()
