@@ -5,7 +5,11 @@
 //! down/up facts (`integration down` / `integration up`); this keeps the
 //! schedule.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// Orders remembered for [`Breaker::is_order_specific`] at most (then forgotten).
+const TRACKED: usize = 1_000;
 
 /// The breaker's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,11 @@ pub struct Breaker {
     first_fault_ms: Option<u64>,
     down: Option<Schedule>,
     just_recovered: bool,
+    /// Attempts that went well (or failed for their order's own reasons).
+    outcomes: u64,
+    /// Orders whose last attempt ended in an integration fault, with the
+    /// number of outcomes seen by then.
+    faulted: HashMap<String, u64>,
 }
 
 /// When the next check runs while down.
@@ -73,6 +82,8 @@ impl Breaker {
             first_fault_ms: None,
             down: None,
             just_recovered: false,
+            outcomes: 0,
+            faulted: HashMap::new(),
         }
     }
 
@@ -89,6 +100,7 @@ impl Breaker {
     /// Down (as the log says at start, or for a refused login): the first
     /// check runs at `first_check`.
     pub fn go_down(&mut self, first_check: Instant) {
+        self.faulted.clear();
         self.streak = 0;
         self.first_fault_ms = None;
         self.down = Some(Schedule {
@@ -104,9 +116,25 @@ impl Breaker {
 
     /// An attempt that went well, or failed for the order's own reasons.
     pub fn on_order_outcome(&mut self) {
+        self.outcomes += 1;
         self.streak = 0;
         self.first_fault_ms = None;
         self.just_recovered = false;
+    }
+
+    /// An integration fault in an attempt of `unique_id`: true when the ERP
+    /// worked for other orders since this order's last such fault. Then it
+    /// is the order's own (a case page that never loads, say) and is
+    /// charged to it like an order-specific fault, so that it moves behind
+    /// and, in the end, fails, instead of costing the workshop a step
+    /// deadline every few seconds for days (design.md rule 6: one bad case
+    /// cannot hold a workshop).
+    pub fn is_order_specific(&mut self, unique_id: &str) -> bool {
+        if self.faulted.len() >= TRACKED && !self.faulted.contains_key(unique_id) {
+            self.faulted.clear();
+        }
+        let previous = self.faulted.insert(unique_id.to_string(), self.outcomes);
+        previous.is_some_and(|at| self.outcomes > at)
     }
 
     /// An attempt that failed for the integration's reasons at `now_ms`.
@@ -123,6 +151,7 @@ impl Breaker {
             next_check: now + self.policy.check_initial,
             backoff: self.policy.check_initial,
         });
+        self.faulted.clear();
         self.streak = 0;
         self.first_fault_ms = None;
         FaultVerdict::Tripped { since_ms }
@@ -221,6 +250,39 @@ mod tests {
             breaker.on_integration_fault(2, now),
             FaultVerdict::Uncharged
         );
+    }
+
+    #[test]
+    fn given_an_order_faulting_again_while_others_book_then_the_fault_is_its_own() {
+        let now = Instant::now();
+        let mut breaker = Breaker::new(policy());
+        // Given order a's attempt met an integration fault
+        assert!(!breaker.is_order_specific("a"));
+        breaker.on_integration_fault(1, now);
+        // When b is booked, then a's next integration fault is a's own
+        breaker.on_order_outcome();
+        assert!(breaker.is_order_specific("a"));
+        // and b's first one is not.
+        assert!(!breaker.is_order_specific("b"));
+    }
+
+    #[test]
+    fn given_an_outage_when_orders_fault_in_a_row_then_none_is_charged_after_it() {
+        let now = Instant::now();
+        let mut breaker = Breaker::new(policy());
+        // Given a faults, b is booked, then the ERP goes down
+        breaker.is_order_specific("a");
+        breaker.on_order_outcome();
+        for (i, id) in ["c", "d", "e"].iter().enumerate() {
+            assert!(!breaker.is_order_specific(id));
+            breaker.on_integration_fault(i as u64, now);
+        }
+        assert!(breaker.is_down());
+        // When it is back and works for f, then a's fault in the next outage
+        // is not counted as its own: the outage forgot it.
+        breaker.on_check(true, now);
+        breaker.on_order_outcome();
+        assert!(!breaker.is_order_specific("a"));
     }
 
     #[test]

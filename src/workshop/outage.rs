@@ -40,6 +40,14 @@ pub(super) async fn charge_for(
         refused(ctx, login).await;
         return false;
     }
+    if let Some(order) = order.filter(|o| lock(ctx).is_order_specific(&o.unique_id)) {
+        tracing::warn!(
+            unique_id = %order.unique_id,
+            fault = %error.reason,
+            "the same fault again for this order while the ERP works for others: charged to the order"
+        );
+        return true;
+    }
     let verdict = lock(ctx).on_integration_fault(now_ms(), Instant::now());
     match verdict {
         FaultVerdict::Uncharged => false,

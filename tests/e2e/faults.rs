@@ -205,6 +205,41 @@ fn a_case_page_that_never_loads_does_not_hold_the_workshop(erp: &str) {
     assert!(charged >= 1, "the stuck order was charged: {charged}");
 }
 
+/// The same stuck case, posted among orders that book: each time its
+/// order meets the fault again after others were booked, the fault is its
+/// own; it is charged, moves behind, and fails once its attempts are used
+/// up. The integration never goes down.
+#[test]
+fn a_stuck_case_among_working_ones_is_charged_and_fails() {
+    let flags = [
+        "--step-timeout-secs",
+        "2",
+        "--max-attempts",
+        "3",
+        "--initial-backoff-ms",
+        "200",
+        "--max-backoff-ms",
+        "400",
+    ];
+    let (sandbox, _d, ws) = setup("au2office", "among", &flags);
+    sandbox.faults(json!({"hang_cases": ["401"]}));
+    let mut orders = vec![order("m-stuck", "401", "10", "1")];
+    orders.extend((1..=3).map(|i| order(&format!("m-{i}"), "400", "10", "1")));
+    let ids = post_all(&ws, &orders);
+    let done = ws.wait_final(&ids, LONG);
+    let (stuck, rest) = done.split_first().expect("posted");
+    assert_eq!(stuck.1["status"], "failed", "{stuck:?}");
+    let reason = stuck.1["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("gave up after 3 attempts"), "{reason}");
+    assert!(sandbox.lines("401").is_empty());
+    for (id, status) in rest {
+        assert_eq!(status["status"], "completed", "{id}: {status}");
+        assert_eq!(sandbox.lines_for("400", id), 1, "{id}");
+    }
+    let log = ws.cli(&["events", &ws.name]);
+    assert!(!log.contains("integration down"), "{log}");
+}
+
 fn an_unconfirmed_save_books_once(erp: &str) {
     let (sandbox, _d, ws) = setup(erp, "unconfirmed", &["--step-timeout-secs", "5"]);
     sandbox.faults(json!({"store_without_confirm": 1}));
