@@ -106,7 +106,7 @@ pub(super) async fn book(
 }
 
 /// Remembers `credentials` as the session's login; true if they differ from the last.
-fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
+pub(super) fn switches_login(ctx: &WorkerCtx, credentials: &Credentials) -> bool {
     let mut last = ctx
         .session_login
         .lock()

@@ -137,6 +137,11 @@ impl Breaker {
         previous.is_some_and(|at| self.outcomes > at)
     }
 
+    /// A check found the ERP working with a login (no order was booked).
+    pub fn note_erp_works(&mut self) {
+        self.outcomes += 1;
+    }
+
     /// An attempt that failed for the integration's reasons at `now_ms`.
     pub fn on_integration_fault(&mut self, now_ms: u64, now: Instant) -> FaultVerdict {
         if std::mem::take(&mut self.just_recovered) {
@@ -283,6 +288,17 @@ mod tests {
         breaker.on_check(true, now);
         breaker.on_order_outcome();
         assert!(!breaker.is_order_specific("a"));
+    }
+
+    #[test]
+    fn given_a_refused_login_when_another_login_works_then_the_next_refusal_is_the_orders() {
+        let mut breaker = Breaker::new(policy());
+        // Given order a's login was refused
+        assert!(!breaker.is_order_specific("a"));
+        // When a check logs in with another order's credentials
+        breaker.note_erp_works();
+        // Then a's next refusal is its own (its password is wrong)
+        assert!(breaker.is_order_specific("a"));
     }
 
     #[test]

@@ -36,6 +36,17 @@ pub(super) async fn charge_for(
         return true;
     }
     if error.kind == FailureKind::LoginFailed {
+        // Single-workshop mode: refused again after a login of the same ERP
+        // worked since (another order's credentials, say the same user's
+        // new password), the refusal is this order's (its password).
+        let own = ctx.settings.credentials.is_some();
+        if let Some(order) = order.filter(|o| !own && lock(ctx).is_order_specific(&o.unique_id)) {
+            tracing::warn!(
+                unique_id = %order.unique_id,
+                "login refused again for this order while the ERP took other credentials: charged to the order"
+            );
+            return true;
+        }
         let login = order.and_then(|o| login_of(ctx, o));
         refused(ctx, login).await;
         return false;
@@ -131,6 +142,9 @@ pub(super) async fn check(ctx: &WorkerCtx, session: &mut BrowserSession) {
         return;
     };
     session.reset().await;
+    // The browser is logged in as the check's login from now on: an order
+    // with other credentials logs in afresh (its own password is typed).
+    super::booking::switches_login(ctx, &creds);
     let settings = &ctx.settings;
     let started = Instant::now();
     let result = match session.driver().await {
@@ -159,6 +173,7 @@ pub(super) async fn check(ctx: &WorkerCtx, session: &mut BrowserSession) {
     let up = lock(ctx).on_check(works, Instant::now());
     match &result {
         Ok(()) => {
+            lock(ctx).note_erp_works();
             tracing::info!(ms, "reachability check: the ERP works");
             report(ctx, None, None, now_ms()).await;
             report(ctx, Some(&creds.username), None, now_ms()).await;
@@ -197,10 +212,15 @@ async fn check_credentials(ctx: &WorkerCtx) -> Option<Credentials> {
             .queue(QueueKind::Task)
             .filter(|o| o.is_pending() && o.credentials_ref.is_some())
             .collect();
-        let first = waiting
-            .iter()
-            .find(|o| refused(o))
-            .or_else(|| waiting.first());
+        // Each check tries the next refused order's login in turn, so one
+        // order with a wrong password cannot keep the others of its user
+        // waiting.
+        let refused_orders: Vec<&&OrderView> = waiting.iter().filter(|o| refused(o)).collect();
+        let turn = *ctx.checks.borrow() as usize;
+        let first = match refused_orders.len() {
+            0 => waiting.first(),
+            n => refused_orders.get(turn % n).copied(),
+        };
         first.map(|o| (*o).clone())
     };
     super::booking::order_credentials(ctx, &head?).await.ok()

@@ -151,3 +151,35 @@ fn a_refused_login_fixed_at_the_erp_resumes_its_orders() {
     let alive = ws.get("/alive").1;
     assert!(alive["erp"]["logins_refused"].is_null(), "{alive}");
 }
+
+#[test]
+fn a_wrong_password_does_not_hold_the_same_users_right_one() {
+    let sandbox = Sandbox::start("au2office");
+    sandbox.case("400", "open");
+    sandbox.item("10");
+    let data = tempfile::tempdir().unwrap();
+    let mut args = FAST.to_vec();
+    args.extend_from_slice(&[
+        "--check-initial-ms",
+        "500",
+        "--check-max-ms",
+        "1000",
+        "--max-attempts",
+        "2",
+    ]);
+    let ws = Workshop::start("old-pw", "au2office", &sandbox, data.path(), &args);
+    // Given an order posted with the user's old password, then one with the right one
+    let mut old = order("p-old", "400", "10", "1");
+    old["password"] = json!("the-old-password");
+    assert_eq!(ws.create(&old).0, 200);
+    assert_eq!(ws.create(&order("p-new", "400", "10", "2")).0, 200);
+    // Then the right one is booked, and the old one fails for its password
+    let ids = ["p-old".to_string(), "p-new".to_string()];
+    let done = ws.wait_final(&ids, Duration::from_secs(120));
+    assert_eq!(done[1].1["status"], "completed", "{:?}", done[1]);
+    assert_eq!(sandbox.lines_for("400", "p-new"), 1);
+    assert_eq!(done[0].1["status"], "failed", "{:?}", done[0]);
+    let reason = done[0].1["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("login failed"), "{reason}");
+    assert_eq!(sandbox.lines_for("400", "p-old"), 0);
+}
