@@ -28,16 +28,7 @@ pub(super) fn decide_start(
     let crashes = order.crashes + u32::from(order.in_flight());
     let crash_looping = crashes >= policy.crash_limit.max(1);
     if let Some(reason) = crash_loop_verdict(&order, crashes, policy) {
-        let failed = EventKind::Failed {
-            reason,
-            failure: Some(FailureKind::CrashLoop),
-            is_final: true,
-            attempt: order.attempt,
-            screenshot: None,
-            page_source: None,
-            duration_ms: 0,
-            uncharged: false,
-        };
+        let failed = EventKind::failed_outright(reason, FailureKind::CrashLoop, order.attempt);
         return Ok(vec![NewEvent::order(
             unique_id,
             trace_id.as_deref(),

@@ -248,16 +248,8 @@ pub fn decide(views: &Views, command: &Command) -> Decision {
                 ),
                 None => reason.clone(),
             };
-            let failed = EventKind::Failed {
-                reason,
-                failure: Some(FailureKind::ErpUnavailable),
-                is_final: true,
-                attempt: order.attempt,
-                screenshot: None,
-                page_source: None,
-                duration_ms: 0,
-                uncharged: false,
-            };
+            let failed =
+                EventKind::failed_outright(reason, FailureKind::ErpUnavailable, order.attempt);
             Ok(vec![NewEvent::order(unique_id, None, failed)])
         }
         Command::Clear { queue } => Ok(decide_clear(views, *queue)),

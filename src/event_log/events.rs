@@ -229,6 +229,22 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// A final `failed` decided from the log alone, with no browser attempt
+    /// of its own (no evidence, no duration): attempt `attempt` stays the
+    /// order's last.
+    pub fn failed_outright(reason: String, kind: FailureKind, attempt: u32) -> EventKind {
+        EventKind::Failed {
+            reason,
+            failure: Some(kind),
+            is_final: true,
+            attempt,
+            screenshot: None,
+            page_source: None,
+            duration_ms: 0,
+            uncharged: false,
+        }
+    }
+
     /// The kind's name as written in the log (`received`, `retry scheduled`, ...).
     pub fn name(&self) -> &'static str {
         match self {

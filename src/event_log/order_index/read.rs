@@ -82,37 +82,37 @@ pub fn order_row(db: &Database, ks: &Keyspace, unique_id: &str) -> Result<Option
 
 /// The workshop's last `limit` operator actions, newest first: (when, what by whom).
 pub fn operator_actions(db: &Database, ks: &Keyspace, limit: usize) -> Result<Vec<(u64, String)>> {
-    let snapshot = db.snapshot();
-    snapshot
-        .prefix(ks, [ACTION])
-        .take(limit)
-        .map(|guard| {
-            let (_, value) = guard
-                .into_inner()
-                .map_err(|e| Error::storage("read order index", e))?;
-            serde_json::from_slice(&value)
-                .map_err(|e| Error::Corrupt(format!("order index action: {e}")))
-        })
-        .collect()
+    newest(db, ks, ACTION, limit, "action")
 }
 
 /// The workshop's last `limit` `integration down` / `up` events, oldest
 /// first (what its outages are told from).
 pub fn health_events(db: &Database, ks: &Keyspace, limit: usize) -> Result<Vec<Event>> {
+    let mut events: Vec<Event> = newest(db, ks, HEALTH, limit, "health event")?;
+    events.reverse();
+    Ok(events)
+}
+
+/// The newest `limit` JSON values kept under `prefix` (keyed newest first).
+fn newest<T: serde::de::DeserializeOwned>(
+    db: &Database,
+    ks: &Keyspace,
+    prefix: u8,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<T>> {
     let snapshot = db.snapshot();
-    let mut events = snapshot
-        .prefix(ks, [HEALTH])
+    snapshot
+        .prefix(ks, [prefix])
         .take(limit)
         .map(|guard| {
             let (_, value) = guard
                 .into_inner()
                 .map_err(|e| Error::storage("read order index", e))?;
             serde_json::from_slice(&value)
-                .map_err(|e| Error::Corrupt(format!("order index health event: {e}")))
+                .map_err(|e| Error::Corrupt(format!("order index {what}: {e}")))
         })
-        .collect::<Result<Vec<Event>>>()?;
-    events.reverse();
-    Ok(events)
+        .collect()
 }
 
 fn read_meta(snapshot: &Snapshot, ks: &Keyspace) -> Result<Meta> {
