@@ -196,13 +196,16 @@ fn tolerate_vanished(result: WebDriverResult<bool>) -> Result<bool> {
 }
 
 /// Whether the error only says an element disappeared between two commands
-/// (or an alert, which the next poll sees, blocked the lookup).
+/// (or an alert, which the next poll sees, blocked the lookup: chromedriver
+/// may answer a lookup that an alert opening interrupts with a body the
+/// client cannot parse, seen as a JSON error).
 pub fn vanished(e: &WebDriverError) -> bool {
     matches!(
         e.as_inner(),
         WebDriverErrorInner::StaleElementReference(_)
             | WebDriverErrorInner::NoSuchElement(_)
             | WebDriverErrorInner::UnexpectedAlertOpen(_)
+            | WebDriverErrorInner::Json(_)
     )
 }
 
